@@ -1,0 +1,172 @@
+"""SQL for customers, connectors and keys. Nothing else touches these tables."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from pressline.accounts.tables import api_keys, connectors, customers
+from pressline.db import AnyRow
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the customer and connector an API key belongs to.
+
+    Order use cases need only the customer; the operator CLI acts for a customer
+    without a connector, so it passes ``connector_id=None``.
+    """
+
+    customer_id: uuid.UUID
+    customer_reference_id: str
+    connector_id: uuid.UUID | None = None
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    principal: Principal
+    secret_hash: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def find_key(conn: Connection, key: str) -> KeyRecord | None:
+    row = conn.execute(
+        select(
+            api_keys.c.secret_hash,
+            api_keys.c.expires_at,
+            api_keys.c.revoked_at,
+            connectors.c.id.label("connector_id"),
+            connectors.c.prefix,
+            customers.c.id.label("customer_id"),
+            customers.c.reference_id,
+        )
+        .select_from(api_keys.join(connectors).join(customers))
+        .where(api_keys.c.key == key)
+    ).first()
+    if row is None:
+        return None
+    return KeyRecord(
+        principal=Principal(row.customer_id, row.reference_id, row.connector_id, row.prefix),
+        secret_hash=row.secret_hash,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def insert_customer(
+    conn: Connection, *, customer_id: uuid.UUID, reference_id: str, name: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(customers).values(
+            id=customer_id, reference_id=reference_id, name=name, created_at=now
+        )
+    )
+
+
+def customer_by_reference(conn: Connection, reference_id: str) -> AnyRow | None:
+    return conn.execute(
+        select(
+            customers.c.id, customers.c.reference_id, customers.c.name, customers.c.created_at
+        ).where(customers.c.reference_id == reference_id)
+    ).first()
+
+
+def list_customers(conn: Connection) -> list[AnyRow]:
+    return list(
+        conn.execute(
+            select(
+                customers.c.id, customers.c.reference_id, customers.c.name, customers.c.created_at
+            ).order_by(customers.c.reference_id)
+        )
+    )
+
+
+def insert_connector(
+    conn: Connection,
+    *,
+    connector_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    name: str,
+    prefix: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(connectors).values(
+            id=connector_id, customer_id=customer_id, name=name, prefix=prefix, created_at=now
+        )
+    )
+
+
+_CONNECTOR_COLUMNS = (
+    connectors.c.id,
+    connectors.c.name,
+    connectors.c.prefix,
+    connectors.c.created_at,
+    customers.c.reference_id.label("customer_reference_id"),
+)
+
+
+def connector_by_prefix(conn: Connection, prefix: str) -> AnyRow | None:
+    return conn.execute(
+        select(*_CONNECTOR_COLUMNS)
+        .select_from(connectors.join(customers))
+        .where(connectors.c.prefix == prefix)
+    ).first()
+
+
+def list_connectors(conn: Connection, customer_reference_id: str | None = None) -> list[AnyRow]:
+    query = select(*_CONNECTOR_COLUMNS).select_from(connectors.join(customers))
+    if customer_reference_id is not None:
+        query = query.where(customers.c.reference_id == customer_reference_id)
+    return list(conn.execute(query.order_by(connectors.c.prefix)))
+
+
+def insert_key(
+    conn: Connection,
+    *,
+    connector_id: uuid.UUID,
+    key: str,
+    secret_hash: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(api_keys).values(
+            id=uuid.uuid4(),
+            connector_id=connector_id,
+            key=key,
+            secret_hash=secret_hash,
+            created_at=now,
+        )
+    )
+
+
+def list_keys(conn: Connection, connector_id: uuid.UUID) -> list[AnyRow]:
+    return list(
+        conn.execute(
+            select(
+                api_keys.c.key, api_keys.c.created_at, api_keys.c.expires_at, api_keys.c.revoked_at
+            )
+            .where(api_keys.c.connector_id == connector_id)
+            .order_by(api_keys.c.created_at)
+        )
+    )
+
+
+def key_connector(conn: Connection, key: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = conn.execute(
+        select(api_keys.c.connector_id).where(api_keys.c.key == key)
+    ).scalar()
+    return found
+
+
+def set_key_expiry(conn: Connection, key: str, expires_at: datetime) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.key == key).values(expires_at=expires_at))
+
+
+def revoke_key(conn: Connection, key: str, now: datetime) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.key == key).values(revoked_at=now))

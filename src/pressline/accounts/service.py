@@ -1,0 +1,144 @@
+"""Use cases for customers, connectors and API keys (operator CLI and API auth)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from pressline.accounts import keys, repository
+from pressline.accounts.repository import KeyRecord, Principal
+from pressline.errors import (
+    ApiKeyNotFound,
+    AuthenticationFailed,
+    ConnectorNotFound,
+    ConnectorPrefixTaken,
+    CustomerExists,
+    CustomerNotFound,
+    FieldError,
+    ValidationFailed,
+)
+
+PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorCreated:
+    connector_id: uuid.UUID
+    prefix: str
+    key: keys.NewKey
+
+
+def create_customer(conn: Connection, *, reference_id: str, name: str, now: datetime) -> uuid.UUID:
+    if not REFERENCE_PATTERN.match(reference_id):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "invalid_reference",
+                    "customerReferenceId",
+                    "Use 1-100 letters, digits, '.', '_' or '-'",
+                )
+            ]
+        )
+    if repository.customer_by_reference(conn, reference_id) is not None:
+        raise CustomerExists(reference_id)
+    customer_id = uuid.uuid4()
+    repository.insert_customer(
+        conn,
+        customer_id=customer_id,
+        reference_id=reference_id,
+        name=name.strip() or reference_id,
+        now=now,
+    )
+    return customer_id
+
+
+def create_connector(
+    conn: Connection, *, customer_reference_id: str, prefix: str, name: str, now: datetime
+) -> ConnectorCreated:
+    """A connector with its own URL prefix, and its first API key."""
+    customer = repository.customer_by_reference(conn, customer_reference_id)
+    if customer is None:
+        raise CustomerNotFound(customer_reference_id)
+    if not PREFIX_PATTERN.match(prefix):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "invalid_prefix",
+                    "prefix",
+                    "Use 2-63 lowercase letters, digits or '-', starting with a letter or digit",
+                )
+            ]
+        )
+    if repository.connector_by_prefix(conn, prefix) is not None:
+        raise ConnectorPrefixTaken(prefix)
+    connector_id = uuid.uuid4()
+    try:
+        repository.insert_connector(
+            conn,
+            connector_id=connector_id,
+            customer_id=customer.id,
+            name=name or prefix,
+            prefix=prefix,
+            now=now,
+        )
+    except IntegrityError:  # a concurrent CLI call took the prefix first
+        raise ConnectorPrefixTaken(prefix) from None
+    return ConnectorCreated(connector_id, prefix, create_key(conn, prefix=prefix, now=now))
+
+
+def _connector_id(conn: Connection, prefix: str) -> uuid.UUID:
+    row = repository.connector_by_prefix(conn, prefix)
+    if row is None:
+        raise ConnectorNotFound(prefix)
+    connector_id: uuid.UUID = row.id
+    return connector_id
+
+
+def create_key(conn: Connection, *, prefix: str, now: datetime) -> keys.NewKey:
+    new = keys.generate_key()
+    repository.insert_key(
+        conn,
+        connector_id=_connector_id(conn, prefix),
+        key=new.key,
+        secret_hash=new.secret_hash,
+        now=now,
+    )
+    return new
+
+
+def rotate_key(conn: Connection, *, key: str, grace: timedelta, now: datetime) -> keys.NewKey:
+    """A new key for the same connector; the old one keeps working for ``grace``."""
+    connector_id = repository.key_connector(conn, key)
+    if connector_id is None:
+        raise ApiKeyNotFound(key)
+    new = keys.generate_key()
+    repository.insert_key(
+        conn, connector_id=connector_id, key=new.key, secret_hash=new.secret_hash, now=now
+    )
+    repository.set_key_expiry(conn, key, now + grace)
+    return new
+
+
+def revoke_key(conn: Connection, *, key: str, now: datetime) -> None:
+    if repository.key_connector(conn, key) is None:
+        raise ApiKeyNotFound(key)
+    repository.revoke_key(conn, key, now)
+
+
+def check_key(record: KeyRecord | None, *, secret: str, prefix: str, now: datetime) -> Principal:
+    """The caller behind a looked-up key, or AuthenticationFailed (one error for every cause)."""
+    if (
+        record is None
+        or not keys.secret_matches(secret, record.secret_hash)
+        or record.revoked_at is not None
+        or (record.expires_at is not None and record.expires_at <= now)
+        or record.principal.prefix != prefix
+    ):
+        raise AuthenticationFailed()
+    return record.principal

@@ -1,0 +1,40 @@
+"""Customers, their connectors, and the connectors' API keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Uuid
+
+from pressline.db import UTCDateTime, metadata
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("reference_id", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("connector_id", Uuid, ForeignKey("connectors.id"), nullable=False),
+    # The public half of "key:secret"; the secret is stored only as its SHA-256.
+    Column("key", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_api_keys_connector_id", "connector_id"),
+)

@@ -1,0 +1,124 @@
+"""The ``pressline`` command: serve, migrate, openapi, and the operator's commands."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pressline import server
+from pressline.accounts.cli import connectors, customers, endpoint_urls, keys
+from pressline.cli_support import console, err_console
+from pressline.config import get_settings
+from pressline.db import Database
+from pressline.migrate import upgrade
+from pressline.orders import examples
+from pressline.orders.cli import orders
+
+app = typer.Typer(
+    help="Pressline: order intake and order management for print service providers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(customers, name="customers")
+app.add_typer(connectors, name="connectors")
+app.add_typer(keys, name="keys")
+app.add_typer(orders, name="orders")
+
+
+@app.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option(help="Create the sandbox customer, connector and key on first start.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="API processes (PostgreSQL only).")
+    ] = None,
+) -> None:
+    """Migrate the database and serve the API over HTTPS (settings: PRESSLINE_* variables)."""
+    settings = get_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    try:
+        tls = server.resolve_tls(settings)
+        server.prepare(settings)
+    except server.ServeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    api_key = None
+    if demo:
+        db = Database(settings.database_url)
+        try:
+            api_key = server.ensure_demo(db)
+        finally:
+            db.close()
+    _banner(settings.base_url(), tls, api_key if demo else None, demo=demo)
+    server.run(settings, tls)
+
+
+def _banner(base: str, tls: server.Tls | None, api_key: str | None, *, demo: bool) -> None:
+    console.print(f"[bold green]Pressline[/bold green] serving on {base}")
+    cacert = ""
+    if tls and tls.self_signed:
+        cacert = f"--cacert {shlex.quote(str(tls.cert))} "
+        console.print(
+            f"Self-signed certificate for localhost: {tls.cert}\n"
+            f"  trust it per request with: curl {cacert}…"
+        )
+    if not demo:
+        return
+    for name, url in endpoint_urls(server.DEMO_PREFIX).items():
+        console.print(f"  {name:<15} {url}", highlight=False)
+    if api_key is None:
+        console.print(
+            "The sandbox key was shown when it was created and is not stored in clear. "
+            f"Issue another with: pressline keys create {server.DEMO_PREFIX}"
+        )
+        return
+    body = json.dumps(examples.SUBMIT["reference"], indent=2)
+    console.print(f"\nX-API-KEY: {api_key}\n", soft_wrap=True, highlight=False)
+    console.print("Submit the documentation's example order:\n")
+    console.print(
+        f"curl {cacert}-X POST {base}/api/{server.DEMO_PREFIX}/order \\\n"
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -H 'X-API-KEY: {api_key}' \\\n"
+        f"  --data-raw {shlex.quote(body)}\n",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database (PRESSLINE_DATABASE_URL) to the current schema."""
+    db = Database(get_settings().database_url)
+    try:
+        upgrade(db.write_engine)
+    finally:
+        db.close()
+    console.print("Database is up to date.")
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; stdout if omitted.")
+    ] = None,
+) -> None:
+    """Write the OpenAPI document of the HTTP API."""
+    from pressline.app import create_app
+
+    document = json.dumps(create_app(get_settings()).openapi(), indent=2)
+    if output is None:
+        typer.echo(document)
+    else:
+        output.write_text(document + "\n")
+        console.print(f"Wrote {output}")
+
+
+def main() -> None:
+    app()

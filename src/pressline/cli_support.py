@@ -1,0 +1,74 @@
+"""What every CLI command shares: the database, JSON or table output, error exits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection
+
+from pressline.config import get_settings
+from pressline.db import Database
+from pressline.errors import DomainError
+
+console = Console()
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """One committed transaction on the configured database."""
+    db = Database(get_settings().database_url)
+    try:
+        with db.transaction() as conn:
+            yield conn
+    finally:
+        db.close()
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a DomainError into a one-line message and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            err_console.print(f"[red]error:[/red] {exc.message}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
+    """Rows as JSON (``--json``) or as a table."""
+    if as_json:
+        typer.echo(json.dumps(list(rows), indent=2, default=str))
+        return
+    if not rows:
+        console.print(f"No {title.lower()}.")
+        return
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    console.print(table)
+
+
+def emit_one(record: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(record, indent=2, default=str))
+        return
+    for key, value in record.items():
+        console.print(f"[bold]{key}[/bold]: {value}")

@@ -1,0 +1,91 @@
+"""Settings, read once from the environment (prefix ``PRESSLINE_``).
+
+Every setting has a documented default that works for a laptop: an embedded
+SQLite database under ``./var/`` and a self-signed certificate for localhost.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. See docs/operator.md for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="PRESSLINE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/pressline.db",
+        description="SQLAlchemy URL: sqlite:///PATH (embedded) or postgresql+psycopg://…",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTPS listener binds to.")
+    port: int = Field(default=8443, ge=1, le=65535, description="HTTPS port.")
+    public_url: str | None = Field(
+        default=None, description="Base URL customers use, e.g. https://orders.example.com."
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM certificate chain.")
+    tls_key: Path | None = Field(default=None, description="PEM private key.")
+    tls_dir: Path = Field(
+        default=Path("var/tls"), description="Where the self-signed localhost pair is kept."
+    )
+    tls_enabled: bool = Field(
+        default=True,
+        description="Serve HTTPS. Set false only behind a TLS-terminating proxy "
+        "listed in PRESSLINE_TRUSTED_PROXIES.",
+    )
+    http_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Optional plain-HTTP port that answers every request with 403 https_required.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks whose X-Forwarded-Proto is believed.",
+    )
+    workers: int = Field(default=1, ge=1, le=64, description="API processes (PostgreSQL only).")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    hsts_max_age: int = Field(default=31_536_000, ge=0)
+    write_batch_max: int = Field(
+        default=64, ge=1, le=1000, description="Most writes committed together by the writer."
+    )
+    read_pool_size: int = Field(default=8, ge=1, le=128)
+    log_level: str = Field(default="info")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # raises ValueError on junk
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in {"127.0.0.1", "0.0.0.0", "::", "::1"} else self.host  # noqa: S104
+        return f"https://{host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,243 @@
+"""Engines, table metadata and the transaction boundary.
+
+Database code is synchronous SQLAlchemy Core everywhere (docs/adr/0001). The async
+HTTP edge reaches it through :class:`Database`:
+
+* ``await db.read(fn)`` runs ``fn(conn)`` on a worker thread with an autocommit
+  connection (one statement, one round trip, no BEGIN/ROLLBACK).
+* ``await db.write(fn)`` queues ``fn`` for the single writer thread, which commits
+  concurrent writes together (group commit) and answers each caller only after
+  its commit: a 2xx is never sent for an uncommitted order (reliability.md 19).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import anyio
+import orjson
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Row, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.types import TypeDecorator
+
+from pressline.errors import DomainError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: A result row whatever its columns (repositories document what they select).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python; UTC on disk (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
+    """The (read, write) engines for ``url``.
+
+    SQLite: the writer begins with BEGIN IMMEDIATE, so a second process (the CLI)
+    waits on ``busy_timeout`` instead of failing with "database is locked" halfway
+    through a transaction; readers never begin a transaction (WAL gives each
+    statement a consistent snapshot). PostgreSQL: one engine, reads in autocommit.
+    """
+    sa_url = make_url(url)
+    common: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if sa_url.get_backend_name() != "sqlite":
+        write = create_engine(
+            url, pool_size=pool_size + 2, max_overflow=4, pool_pre_ping=True, **common
+        )
+        return write.execution_options(isolation_level="AUTOCOMMIT"), write
+    if sa_url.database and sa_url.database != ":memory:":
+        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"check_same_thread": False, "timeout": 30}
+    read = create_engine(url, pool_size=pool_size, connect_args=connect_args, **common)
+    write = create_engine(url, pool_size=1, max_overflow=2, connect_args=connect_args, **common)
+    for engine in (read, write):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(write, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return read, write
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN; the driver must not start its own.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "busy_timeout=30000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+@dataclass(eq=False)
+class _Job(Generic[T]):
+    fn: Callable[[Connection], T]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.future = self.loop.create_future()
+
+    def settle(self, result: T | None = None, error: BaseException | None = None) -> None:
+        self.loop.call_soon_threadsafe(self._settle, result, error)
+
+    def _settle(self, result: T | None, error: BaseException | None) -> None:
+        if self.future.done():  # the caller went away (client disconnected)
+            return
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)  # type: ignore[arg-type]
+
+
+class BatchWriter:
+    """One thread that runs write jobs and commits many of them together.
+
+    A job is ``fn(conn)``: deterministic given the database and its inputs (ids and
+    timestamps are chosen before it is queued), because a batch may be rolled back
+    and run again. When a job raises, the whole batch rolls back; that job alone is
+    answered with its error (it saw only the effects of the jobs before it, which
+    are re-applied identically) and the rest run again. So a failing job never
+    leaves partial writes and never costs the others their commit.
+    """
+
+    def __init__(self, engine: Engine, *, batch_max: int) -> None:
+        self._engine = engine
+        self._batch_max = batch_max
+        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="pressline-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, fn: Callable[[Connection], T]) -> T:
+        job = _Job(fn, asyncio.get_running_loop())
+        self._queue.put(job)
+        return await job.future
+
+    def close(self) -> None:
+        """Finish every queued job, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._batch_max:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Job[Any]]) -> None:
+        while batch:
+            results: list[Any] = []
+            failed_at: int | None = None
+            failure: BaseException | None = None
+            try:
+                with self._engine.begin() as conn:
+                    for index, job in enumerate(batch):
+                        try:
+                            results.append(job.fn(conn))
+                        except Exception as exc:
+                            failed_at, failure = index, exc
+                            raise
+            except Exception as exc:
+                if failed_at is None:  # BEGIN or COMMIT itself failed: nobody is committed
+                    log.exception("write batch of %d failed to commit", len(batch))
+                    for job in batch:
+                        job.settle(error=exc)
+                    return
+                if not isinstance(failure, DomainError):
+                    log.error("write job failed", exc_info=failure)
+                batch[failed_at].settle(error=failure)
+                del batch[failed_at]
+                continue
+            for job, result in zip(batch, results, strict=True):
+                job.settle(result)
+            return
+
+
+class Database:
+    """The async edge's handle on the database: threaded reads, one batching writer."""
+
+    def __init__(self, url: str, *, batch_max: int = 64, read_pool_size: int = 8) -> None:
+        self.url = url
+        self.read_engine, self.write_engine = create_engines(url, pool_size=read_pool_size)
+        self._limiter = anyio.CapacityLimiter(read_pool_size)
+        self._writer = BatchWriter(self.write_engine, batch_max=batch_max)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(self._read_sync, fn, limiter=self._limiter)
+
+    def _read_sync(self, fn: Callable[[Connection], T]) -> T:
+        with self.read_engine.connect() as conn:
+            return fn(conn)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        return await self._writer.submit(fn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A synchronous transaction for the CLI: commits on success, rolls back on error."""
+        with self.write_engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self._writer.close()
+        self.read_engine.dispose()
+        self.write_engine.dispose()

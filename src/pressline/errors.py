@@ -1,0 +1,196 @@
+"""Domain errors: what went wrong, in words and stable machine codes.
+
+No HTTP here: ``http_errors`` holds the one table that maps each class to a
+status and error ``type``. The tree::
+
+    DomainError
+    ├── ValidationFailed            one or more bad fields (each a FieldError)
+    │   └── MalformedBody           not JSON, too deep, wrong encoding
+    ├── AuthenticationFailed        any API-key problem, one message for all
+    ├── HttpsRequired               a plain-HTTP request
+    ├── NotFound
+    │   ├── OrderNotFound
+    │   ├── RouteNotFound
+    │   ├── CustomerNotFound
+    │   ├── ConnectorNotFound
+    │   └── ApiKeyNotFound
+    ├── Conflict
+    │   ├── DuplicateOrderReference
+    │   ├── OrderNotCancellable
+    │   ├── ShipmentNotUpdatable
+    │   ├── CustomerExists
+    │   └── ConnectorPrefixTaken
+    ├── MethodNotAllowed
+    ├── BodyTooLarge
+    └── UnsupportedMediaType
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One bad input: seed 004's error object without its ``type``."""
+
+    code: str
+    param: str | None
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error Pressline reports on purpose."""
+
+    code = "error"
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    @property
+    def field_errors(self) -> list[FieldError]:
+        return [FieldError(code=self.code, param=None, message=self.message)]
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+
+    def __init__(self, errors: list[FieldError], summary: str | None = None) -> None:
+        self.errors = errors
+        first = errors[0]
+        where = f"{first.param}: " if first.param else ""
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(summary or f"Invalid request: {where}{first.message}{more}")
+
+    @property
+    def field_errors(self) -> list[FieldError]:
+        return self.errors
+
+
+class MalformedBody(ValidationFailed):
+    code = "malformed_body"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            [FieldError(self.code, None, detail)], summary=f"Malformed request body: {detail}"
+        )
+
+
+class AuthenticationFailed(DomainError):
+    code = "invalid_api_key"
+    # One message for missing, malformed, unknown, revoked, expired and wrong-secret keys,
+    # so the reply never tells an attacker which part was right.
+    default_message = "Missing or invalid X-API-KEY header. Expected 'key:secret'."
+
+
+class HttpsRequired(DomainError):
+    code = "https_required"
+    default_message = "This API is served over HTTPS only. Resend the request with https://."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    default_message = "The requested resource does not exist."
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"Order '{order_id}' was not found.")
+
+
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+    default_message = "No endpoint at this path."
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"Customer '{reference}' was not found.")
+
+
+class ConnectorNotFound(NotFound):
+    code = "connector_not_found"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(f"Connector '{prefix}' was not found.")
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"API key '{key}' was not found.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class DuplicateOrderReference(Conflict):
+    code = "duplicate_order_reference"
+
+    def __init__(self, reference: str, existing_id: str) -> None:
+        self.existing_id = existing_id
+        super().__init__(
+            f"An order with orderReferenceId '{reference}' already exists: {existing_id}."
+        )
+
+
+class OrderNotCancellable(Conflict):
+    code = "order_not_cancellable"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The order is '{status}' and can no longer be canceled "
+            "(cancel is possible until it is shipped)."
+        )
+
+
+class ShipmentNotUpdatable(Conflict):
+    code = "shipment_not_updatable"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The order is '{status}'; its shipment can only be changed "
+            "before it is shipped or canceled."
+        )
+
+
+class CustomerExists(Conflict):
+    code = "customer_exists"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"A customer with reference '{reference}' already exists.")
+
+
+class ConnectorPrefixTaken(Conflict):
+    code = "connector_prefix_taken"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(f"The URL prefix '{prefix}' is already used by another connector.")
+
+
+class MethodNotAllowed(DomainError):
+    code = "method_not_allowed"
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        self.allowed = allowed
+        super().__init__(f"{method} is not allowed here. Allowed: {', '.join(allowed)}.")
+
+
+class BodyTooLarge(DomainError):
+    code = "body_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body exceeds the limit of {limit} bytes.")
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    default_message = "Send the request body as JSON with 'Content-Type: application/json'."

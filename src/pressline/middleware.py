@@ -1,0 +1,120 @@
+"""The edge every request crosses first (pure ASGI: no per-request task or copy).
+
+* gives each request an id (``Request-Id`` header, ``requestId`` in error bodies);
+* refuses plain HTTP with 403 ``https_required``, never a redirect (a redirect has
+  already leaked the key); ``X-Forwarded-Proto`` counts only from trusted proxies;
+* adds HSTS to every HTTPS response;
+* caps the body at ``max_body_bytes``, by Content-Length and while streaming.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from collections.abc import Sequence
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pressline.errors import BodyTooLarge, DomainError, HttpsRequired
+from pressline.http_errors import error_body
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(10)
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        hsts_max_age: int,
+        trusted_proxies: Sequence[Network] = (),
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.hsts = f"max-age={hsts_max_age}; includeSubDomains".encode()
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    def _is_https(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        if not self.trusted_proxies or not client:
+            return False
+        try:
+            address = ipaddress.ip_address(client[0])
+        except ValueError:
+            return False
+        if not any(address in network for network in self.trusted_proxies):
+            return False
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-proto":
+                proto: bytes = value.split(b",")[0].strip().lower()
+                return proto == b"https"
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        https = self._is_https(scope)
+        extra = [(b"request-id", request_id.encode())]
+        if https:
+            extra.append((b"strict-transport-security", self.hsts))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"request-id"]
+                message["headers"] = headers + extra
+            await send(message)
+
+        if not https:
+            await _send_error(send_with_headers, HttpsRequired(), request_id)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_body_bytes:
+                    await _send_error(
+                        send_with_headers, BodyTooLarge(self.max_body_bytes), request_id
+                    )
+                    return
+                break
+        await self.app(scope, self._limited(receive), send_with_headers)
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited_receive
+
+
+async def _send_error(send: Send, error: DomainError, request_id: str) -> None:
+    status, body = error_body(error, request_id)
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

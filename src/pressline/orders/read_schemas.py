@@ -1,0 +1,345 @@
+"""Response bodies of the order endpoints, field for field as seed 000 shows them.
+
+These models document the contract (OpenAPI) and are checked against real responses
+by the contract tests; the hot paths build plain dicts of the same shape
+(``orders.views``) rather than instantiating them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from pressline.orders import examples
+from pressline.orders.statuses import Channel, FinancialStatus, FulfillmentStatus, OrderType
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class KeyValue(_Read):
+    key: str
+    value: str
+
+
+class NameValue(_Read):
+    name: str
+    value: str
+
+
+class OrderCreated(_Read):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUBMIT_RESPONSE]})
+
+    id: str
+    order_reference_id: str
+    created_at: datetime
+
+
+class CancelResult(_Read):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CANCEL_RESPONSE]})
+
+    code: int
+    message: str
+
+
+class AddressRead(_Read):
+    id: str
+    order_id: str
+    country: str
+    first_name: str
+    last_name: str
+    company_name: str
+    address_line1: str
+    address_line2: str
+    city: str
+    post_code: str
+    state: str
+    email: str
+    phone: str
+    is_business: bool
+    federal_tax_id: str | None
+    state_tax_id: str | None
+    registration_state: str | None
+
+
+class FileRead(_Read):
+    id: str | None
+    type: str
+    url: str
+    thread_colors: list[str]
+    is_visible: bool
+    fit_method: str | None
+    fill_method: str | None
+    mime_type: str | None
+    metadata: list[KeyValue]
+
+
+class PreviewRead(_Read):
+    type: str
+    url: str
+
+
+class AttributeRead(_Read):
+    name: str
+    title: str
+    value: str
+    formatted_value: str
+
+
+class ItemRead(_Read):
+    id: str
+    item_reference_id: str
+    product_uid: str | None
+    store_product_variant_id: str | None
+    store_product_id: str | None
+    files: list[FileRead]
+    processed_file_url: str | None
+    quantity: int
+    options: list[dict[str, Any]]
+    category: str | None
+    product_category_uid: str | None
+    product_type_uid: str | None
+    product_name_uid: str | None
+    product_name: str | None
+    fulfillment_status: FulfillmentStatus
+    page_count: int | None
+    print_jobs: list[dict[str, Any]]
+    event_log: list[dict[str, Any]]
+    previews: list[PreviewRead]
+    design_id: str | None
+    product_file_mime_type: str | None
+    final_product_uid: str | None
+    metadata: list[KeyValue]
+    retail_price_incl_vat: float | None
+    attributes: list[AttributeRead]
+    item_reference_name: str | None
+    is_ignored: bool
+    price: float | None
+    custom_trim: dict[str, Any] | None
+    file_url: str | None
+    dpi: int | None
+    app_services: list[dict[str, Any]]
+    files_size: float | None
+    product_variant: list[NameValue]
+
+
+class PackageRead(_Read):
+    id: str
+    code: str | None
+    tracking_code: str | None
+    tracking_url: str | None
+
+
+class ShipmentRead(_Read):
+    id: str
+    order_product_id: str | None
+    shipping_address_id: str
+    promise_uid: str | None
+    package_count: int | None
+    shipment_method_uid: str | None
+    shipment_method_name: str | None
+    is_cheapest: bool | None
+    min_delivery_days: int | None
+    max_delivery_days: int | None
+    min_delivery_date: date | None
+    max_delivery_date: date | None
+    total_weight: int | None
+    price: float | None
+    status: str | None
+    packages: list[PackageRead]
+    fulfillment_country: str | None
+    fulfillment_facility_id: str | None
+    retail_shipping_price_incl_vat: float | None
+    initial_min_delivery_date: date | None
+    initial_max_delivery_date: date | None
+    service_type: str | None
+    speed_type: str | None
+
+
+class ShipmentSummary(_Read):
+    shipment_method_uid: str | None
+    shipment_method_name: str | None
+    fulfillment_country: str | None
+    fulfillment_facility_id: str | None
+    package_count: int | None
+    initial_min_delivery_date: date | None
+    initial_max_delivery_date: date | None
+    service_type: str | None
+
+
+class ShipmentUpdated(_Read):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.UPDATE_SHIPMENT_RESPONSE]})
+
+    shipping_address: AddressRead
+    shipment: ShipmentSummary
+
+
+class BillingEntityRead(_Read):
+    id: int | str
+    company_name: str
+    company_number: str
+    company_vat_number: str
+    company_vat_numbers: list[str]
+    country_iso_code: str
+    country: str
+    recipient_name: str
+    address_line1: str
+    address_line2: str
+    city: str
+    post_code: str
+    state_code: str
+    state: str
+    email: str
+    phone: str
+    currency_iso_code: str
+    currency: str
+    status: int
+    ioss_number: str | None
+    invoice_type: str | None
+
+
+class ReturnAddressRead(_Read):
+    id: str
+    country: str | None
+    address_line1: str | None
+    address_line2: str | None
+    city: str | None
+    post_code: str | None
+    state: str | None
+    email: str | None
+    phone: str | None
+    company_name: str | None
+
+
+class ReceiptRead(_Read):
+    """Priced receipts arrive with pricing; the list is empty until then."""
+
+    id: str
+    order_id: str
+    type: str
+    currency: str
+    items: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+    receipt_number: str | None
+    billing_entity: BillingEntityRead | None
+    total: float
+    total_vat: float
+    total_incl_vat: float
+
+
+class OrderRead(_Read):
+    """Get Order response (seed 000, "Get Order")."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.GET_ORDER_RESPONSE]})
+
+    id: str
+    client_id: str
+    order_reference_id: str
+    customer_reference_id: str
+    fulfillment_status: FulfillmentStatus
+    financial_status: FinancialStatus
+    currency: str
+    shipping_address: AddressRead
+    items: list[ItemRead]
+    shipment: ShipmentRead
+    receipts: list[ReceiptRead]
+    created_at: datetime
+    refusal_reason: str | None
+    channel: Channel
+    store_id: str | None
+    ordered_by_user_id: str | None
+    order_type: OrderType
+    metadata: list[KeyValue]
+    billing_entity: BillingEntityRead | None
+    retail_currency: str | None
+    payment_method_type: str | None
+    payment_method_id: str | None
+    prepayment_transaction_id: str | None
+    ordered_at: datetime | None
+    updated_at: datetime
+    connected_order_ids: list[str]
+    discounts: list[dict[str, Any]]
+    return_address: ReturnAddressRead | None
+    ioss_number: str | None
+    refusal_reason_code: str | None
+    refusal_reason_details: str | None
+    comment: str | None
+    digitization_id: str | None
+    app_services: list[dict[str, Any]]
+    shipment_method_uid: str | None
+
+
+class OrderSummary(_Read):
+    id: str
+    client_id: str
+    order_reference_id: str
+    fulfillment_status: FulfillmentStatus
+    financial_status: FinancialStatus
+    currency: str
+    total_incl_vat: str | None
+    order_type: OrderType
+    channel: Channel
+    store_id: str | None
+    connected_order_ids: list[str]
+    first_name: str
+    last_name: str
+    country: str
+    items_count: int
+    created_at: datetime
+    updated_at: datetime
+    ordered_at: datetime | None
+    refusal_reason_code: str | None
+    app_services: list[dict[str, Any]]
+    customer_reference_id: str
+
+
+class OrderPage(_Read):
+    """Search Orders response."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SEARCH_RESPONSE]})
+
+    orders: list[OrderSummary]
+
+
+class ErrorItem(BaseModel):
+    type: str
+    code: str
+    param: str | None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every non-2xx response (seed 000 + seed 004)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": 400,
+                    "message": "Invalid request: shippingAddress.email: "
+                    "Email is not a valid format",
+                    "type": "invalid_request",
+                    "errors": [
+                        {
+                            "type": "invalid_request",
+                            "code": "invalid_email",
+                            "param": "shippingAddress.email",
+                            "message": "Email is not a valid format",
+                        }
+                    ],
+                    "requestId": "req_5f0c7a8e9b2d4c1fa3e6",
+                }
+            ]
+        }
+    )
+
+    code: int
+    message: str
+    type: str
+    errors: list[ErrorItem]
+    requestId: str

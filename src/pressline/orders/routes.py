@@ -1,0 +1,140 @@
+"""The five order endpoints of a connector (seed 001 URL shapes).
+
+HTTP only: parse, call the service, shape the response. Routes hold no SQL.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from pressline.db import utcnow
+from pressline.deps import CallerDep, DatabaseDep
+from pressline.orders import read_schemas as out
+from pressline.orders import service
+from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
+from pressline.web import json_response, parse_json
+
+router = APIRouter(prefix="/api/{prefix}", tags=["orders"])
+
+OrderKey = Annotated[
+    str,
+    Path(
+        alias="orderId",
+        description="Pressline's order id, or your orderReferenceId.",
+        min_length=1,
+        max_length=100,
+    ),
+]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "Invalid request: every bad field is listed in `errors` with its `param`.",
+        401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
+        403: "Plain HTTP: this API answers only over HTTPS.",
+        404: "No such order for this customer.",
+        405: "Method not allowed here.",
+        409: "Conflicts with the order's current state or an existing order.",
+        413: "Body larger than 1 MiB.",
+        415: "Body is not JSON.",
+        500: "Unexpected error; quote the requestId.",
+    }
+    return {
+        code: {"model": out.ErrorBody, "description": described[code]}
+        for code in (*statuses, 401, 403, 500)
+    }
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+
+
+@router.post(
+    "/order",
+    summary="Submit Order",
+    status_code=200,
+    response_model=out.OrderCreated,
+    responses=_errors(400, 409, 413, 415),
+    openapi_extra=_body("OrderCreate"),
+)
+async def submit_order(request: Request, db: DatabaseDep, caller: CallerDep) -> Response:
+    """Submit an order in a single request. The reply is sent after the order is stored."""
+    order = await parse_json(request, OrderCreate)
+    prepared = service.prepare_order(caller, order, now=utcnow())
+    return json_response(await db.write(partial(service.submit_order, prepared=prepared)))
+
+
+@router.post(
+    "/search",
+    summary="Search Orders",
+    response_model=out.OrderPage,
+    responses=_errors(400, 413, 415),
+    openapi_extra=_body("OrderSearch"),
+)
+async def search_orders(request: Request, db: DatabaseDep, caller: CallerDep) -> Response:
+    """The caller's orders matching every given filter, newest first."""
+    search = await parse_json(request, OrderSearch)
+    return json_response(
+        await db.read(partial(service.search_orders, principal=caller, search=search))
+    )
+
+
+@router.get(
+    "/{orderId:path}",
+    summary="Get Order",
+    response_model=out.OrderRead,
+    responses=_errors(404),
+)
+async def get_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> Response:
+    """The order in full, by Pressline id or by orderReferenceId."""
+    return json_response(
+        await db.read(partial(service.get_order, principal=caller, order_key=order_key))
+    )
+
+
+@router.post(
+    "/{orderId:path}/cancel",
+    summary="Cancel Order",
+    response_model=out.CancelResult,
+    responses=_errors(404, 409),
+)
+async def cancel_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> Response:
+    """Stop production and shipment; possible until the order is shipped."""
+    await db.write(
+        partial(service.cancel_order, principal=caller, order_key=order_key, now=utcnow())
+    )
+    return json_response({"code": 200, "message": "OK"})
+
+
+@router.put(
+    "/{orderId:path}",
+    summary="Update Shipment",
+    response_model=out.ShipmentUpdated,
+    responses=_errors(400, 404, 409, 413, 415),
+    openapi_extra=_body("ShipmentUpdate"),
+)
+async def update_shipment(
+    request: Request, order_key: OrderKey, db: DatabaseDep, caller: CallerDep
+) -> Response:
+    """Change the shipment method, the shipping address, or both, until shipped."""
+    change = await parse_json(request, ShipmentUpdate)
+    return json_response(
+        await db.write(
+            partial(
+                service.update_shipment,
+                principal=caller,
+                order_key=order_key,
+                change=change,
+                now=utcnow(),
+            )
+        )
+    )

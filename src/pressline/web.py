@@ -1,0 +1,163 @@
+"""HTTP helpers shared by every router: JSON in, JSON out, errors rendered once."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+from pressline import errors as e
+from pressline.http_errors import error_body, internal_error_body
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Pydantic's error types renamed to Pressline's stable codes; custom validators
+# already raise with Pressline codes and pass through unchanged.
+_CODES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "string_too_long": "too_long",
+    "string_too_short": "required",
+    "too_long": "too_many",
+    "too_short": "too_few",
+    "greater_than_equal": "too_small",
+    "greater_than": "too_small",
+    "less_than_equal": "too_large",
+    "less_than": "too_large",
+    "string_pattern_mismatch": "invalid_format",
+    "enum": "invalid_value",
+    "literal_error": "invalid_value",
+    "int_parsing": "invalid_type",
+    "int_type": "invalid_type",
+    "int_from_float": "invalid_type",
+    "string_type": "invalid_type",
+    "bool_type": "invalid_type",
+    "bool_parsing": "invalid_type",
+    "list_type": "invalid_type",
+    "dict_type": "invalid_type",
+    "model_type": "invalid_type",
+    "model_attributes_type": "invalid_type",
+    "decimal_parsing": "invalid_type",
+    "decimal_type": "invalid_type",
+    "decimal_max_digits": "too_precise",
+    "decimal_max_places": "too_precise",
+    "finite_number": "invalid_type",
+    "datetime_parsing": "invalid_datetime",
+    "datetime_from_date_parsing": "invalid_datetime",
+    "datetime_type": "invalid_datetime",
+    "timezone_aware": "invalid_datetime",
+}
+
+
+def param_path(loc: tuple[int | str, ...]) -> str | None:
+    """('items', 0, 'files', 1, 'type') -> 'items[0].files[1].type'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or None
+
+
+def field_errors(exc: ValidationError | RequestValidationError) -> list[e.FieldError]:
+    result = []
+    for item in exc.errors():
+        loc = tuple(item["loc"])
+        if loc and loc[0] in {"body", "path", "query", "header"}:
+            loc = loc[1:]
+        message = str(item["msg"])
+        if item["type"] == "extra_forbidden":
+            message = "Unknown field"
+        result.append(
+            e.FieldError(_CODES.get(item["type"], item["type"]), param_path(loc), message)
+        )
+    return result
+
+
+def is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def parse_json(request: Request, model: type[ModelT]) -> ModelT:
+    """Validate the body straight from its bytes: no dict in between (cheaper)."""
+    if not is_json(request):
+        raise e.UnsupportedMediaType()
+    body = await request.body()
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(item["type"] == "json_invalid" for item in exc.errors()):
+            raise e.MalformedBody("the body is not valid JSON (or is nested too deeply)") from None
+        if any(item["type"] == "model_type" and not item["loc"] for item in exc.errors()):
+            raise e.MalformedBody("the body must be a JSON object") from None
+        raise e.ValidationFailed(field_errors(exc)) from None
+
+
+def json_response(data: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
+
+
+def request_id(request: Request) -> str:
+    rid: str = request.scope.get("state", {}).get("request_id", "req_unknown")
+    return rid
+
+
+def error_response(error: e.DomainError, rid: str) -> Response:
+    status, body = error_body(error, rid)
+    headers = {"request-id": rid}
+    if isinstance(error, e.MethodNotAllowed):
+        headers["allow"] = ", ".join(error.allowed)
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+async def on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.DomainError)
+    return error_response(exc, request_id(request))
+
+
+async def on_request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(e.ValidationFailed(field_errors(exc)), request_id(request))
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route, wrong method) in the standard body."""
+    assert isinstance(exc, StarletteHTTPException)
+    error: e.DomainError
+    if exc.status_code == 405:
+        error = e.MethodNotAllowed(request.method, allowed_methods(request))
+    elif exc.status_code == 404:
+        error = e.RouteNotFound()
+    else:  # pragma: no cover - Starlette raises no other status on its own
+        error = e.DomainError(str(exc.detail))
+    return error_response(error, request_id(request))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match is Match.PARTIAL:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    rid = request_id(request)
+    return Response(
+        orjson.dumps(internal_error_body(rid)),
+        500,
+        headers={"request-id": rid},
+        media_type="application/json",
+    )

@@ -1,0 +1,129 @@
+"""Shared fixtures: a migrated database per backend, and API callers with their own keys.
+
+``backend`` runs a test once on SQLite and once on PostgreSQL (a throwaway cluster
+the suite starts itself). Every caller is a fresh customer with its own connector,
+so tests share a database per backend yet never see each other's orders.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from pressline.accounts import service as accounts
+from pressline.app import create_app
+from pressline.config import Settings
+from pressline.db import Database, utcnow
+from pressline.migrate import upgrade
+from pressline.orders import examples
+from tests.support.pgcluster import PostgresCluster
+
+pytest_plugins = ["tests.support.pg_fixtures"]
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'pressline.db'}"
+    from tests.support.pg_fixtures import postgres_url
+
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return postgres_url(cluster, "pressline_tests")
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    upgrade(db.write_engine)
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    app = create_app(settings, database=database)
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False
+    ) as test_client:
+        yield test_client
+
+
+@dataclass
+class Caller:
+    """A customer with a connector and a key, talking to the API."""
+
+    client: TestClient
+    customer_reference_id: str
+    prefix: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-KEY": self.api_key}
+
+    @property
+    def base(self) -> str:
+        return f"/api/{self.prefix}"
+
+    def submit(self, body: dict[str, Any], **kwargs: Any) -> Any:
+        return self.client.post(f"{self.base}/order", json=body, headers=self.headers, **kwargs)
+
+    def get(self, order_key: str) -> Any:
+        return self.client.get(f"{self.base}/{order_key}", headers=self.headers)
+
+    def cancel(self, order_key: str) -> Any:
+        return self.client.post(f"{self.base}/{order_key}/cancel", headers=self.headers)
+
+    def update(self, order_key: str, body: dict[str, Any]) -> Any:
+        return self.client.put(f"{self.base}/{order_key}", json=body, headers=self.headers)
+
+    def search(self, body: dict[str, Any]) -> Any:
+        return self.client.post(f"{self.base}/search", json=body, headers=self.headers)
+
+
+def new_caller(client: TestClient, database: Database) -> Caller:
+    suffix = uuid.uuid4().hex[:10]
+    reference, prefix = f"cust-{suffix}", f"conn-{suffix}"
+    with database.transaction() as conn:
+        accounts.create_customer(conn, reference_id=reference, name=reference, now=utcnow())
+        created = accounts.create_connector(
+            conn, customer_reference_id=reference, prefix=prefix, name=prefix, now=utcnow()
+        )
+    return Caller(client, reference, prefix, created.key.header_value)
+
+
+@pytest.fixture
+def caller(client: TestClient, database: Database) -> Caller:
+    return new_caller(client, database)
+
+
+@pytest.fixture
+def other_caller(client: TestClient, database: Database) -> Caller:
+    return new_caller(client, database)
+
+
+def order_body(reference: str | None = None, **changes: Any) -> dict[str, Any]:
+    """Seed 001's basic US order with a fresh reference; ``changes`` replace top-level fields."""
+    body = dict(examples.SUBMIT["guide_basic"])
+    body["orderReferenceId"] = reference or f"ord-{uuid.uuid4().hex[:12]}"
+    body.update(changes)
+    return body
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
