@@ -20,7 +20,8 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
+    # async on purpose: FastAPI runs plain-def dependencies on a worker thread.
     db: Database = request.app.state.db
     return db
 

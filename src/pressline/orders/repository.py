@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pressline.db import AnyRow
+from pressline.db import AnyRow, UTCDateTime
 from pressline.orders.tables import order_items, orders
 
 OrderRow = AnyRow
+_SECOND = timedelta(seconds=1)
 
 _SUMMARY_COLUMNS = (
     orders.c.id,
@@ -39,14 +41,43 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _match(customer_id: uuid.UUID, order_key: str) -> Any:
+def _where(by_id: bool) -> Any:
     """The order the path names: by Pressline id (a UUID) or by the customer's reference."""
-    by_reference = orders.c.order_reference_id == order_key
+    by_reference = orders.c.order_reference_id == bindparam("order_key")
+    match = or_(orders.c.id == bindparam("order_id"), by_reference) if by_id else by_reference
+    return and_(orders.c.customer_id == bindparam("customer_id"), match)
+
+
+# Statements are built once: constructing one costs several times more than running it.
+_ITEM_COLUMNS = [column.label(f"item_{column.name}") for column in order_items.c]
+_FETCH = {
+    by_id: select(orders, *_ITEM_COLUMNS)
+    .select_from(orders.outerjoin(order_items))
+    .where(_where(by_id))
+    .order_by(orders.c.id, order_items.c.position)
+    for by_id in (False, True)
+}
+_LOCK = {by_id: select(orders).where(_where(by_id)).with_for_update() for by_id in (False, True)}
+_ID_FOR_REFERENCE = select(orders.c.id).where(
+    orders.c.customer_id == bindparam("customer_id"),
+    orders.c.order_reference_id == bindparam("reference"),
+)
+_INSERT_ORDER = {
+    name: dialect.insert(orders)
+    .on_conflict_do_nothing(index_elements=["customer_id", "order_reference_id"])
+    .returning(orders.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_INSERT_ITEMS = insert(order_items)
+
+
+def _key_params(customer_id: uuid.UUID, order_key: str) -> tuple[bool, dict[str, Any]]:
+    params: dict[str, Any] = {"customer_id": customer_id, "order_key": order_key}
     try:
-        order_id = uuid.UUID(order_key)
+        params["order_id"] = uuid.UUID(order_key)
     except ValueError:
-        return and_(orders.c.customer_id == customer_id, by_reference)
-    return and_(orders.c.customer_id == customer_id, or_(orders.c.id == order_id, by_reference))
+        return False, params
+    return True, params
 
 
 def _pick(rows: Sequence[OrderRow], order_key: str) -> OrderRow | None:
@@ -59,24 +90,16 @@ def _pick(rows: Sequence[OrderRow], order_key: str) -> OrderRow | None:
 
 def insert_order(conn: Connection, order: dict[str, Any], items: list[dict[str, Any]]) -> bool:
     """Insert the order and its items; False (nothing written) if the reference is taken."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    inserted = conn.execute(
-        dialect_insert(orders)
-        .values(order)
-        .on_conflict_do_nothing(index_elements=["customer_id", "order_reference_id"])
-        .returning(orders.c.id)
-    ).first()
+    inserted = conn.execute(_INSERT_ORDER[conn.dialect.name], order).first()
     if inserted is None:
         return False
-    conn.execute(insert(order_items), items)
+    conn.execute(_INSERT_ITEMS, items)
     return True
 
 
 def order_id_for_reference(conn: Connection, customer_id: uuid.UUID, reference: str) -> uuid.UUID:
     found: uuid.UUID = conn.execute(
-        select(orders.c.id).where(
-            orders.c.customer_id == customer_id, orders.c.order_reference_id == reference
-        )
+        _ID_FOR_REFERENCE, {"customer_id": customer_id, "reference": reference}
     ).scalar_one()
     return found
 
@@ -85,13 +108,8 @@ def fetch_order(
     conn: Connection, customer_id: uuid.UUID, order_key: str
 ) -> tuple[OrderRow, list[OrderRow]] | None:
     """The order with its items in one round trip (LEFT JOIN), or None."""
-    item_columns = [column.label(f"item_{column.name}") for column in order_items.c]
-    rows = conn.execute(
-        select(orders, *item_columns)
-        .select_from(orders.outerjoin(order_items))
-        .where(_match(customer_id, order_key))
-        .order_by(orders.c.id, order_items.c.position)
-    ).all()
+    by_id, params = _key_params(customer_id, order_key)
+    rows = conn.execute(_FETCH[by_id], params).all()
     head = _pick(rows, order_key)
     if head is None:
         return None
@@ -100,10 +118,8 @@ def fetch_order(
 
 def lock_order(conn: Connection, customer_id: uuid.UUID, order_key: str) -> OrderRow | None:
     """The order's row, locked for this transaction (PostgreSQL; SQLite has one writer)."""
-    rows = conn.execute(
-        select(orders).where(_match(customer_id, order_key)).with_for_update()
-    ).all()
-    return _pick(rows, order_key)
+    by_id, params = _key_params(customer_id, order_key)
+    return _pick(conn.execute(_LOCK[by_id], params).all(), order_key)
 
 
 def update_order(conn: Connection, order_id: uuid.UUID, **values: Any) -> None:
@@ -116,6 +132,50 @@ def set_item_statuses(conn: Connection, order_id: uuid.UUID, status: str) -> Non
         .where(order_items.c.order_id == order_id)
         .values(fulfillment_status=status)
     )
+
+
+@lru_cache(maxsize=128)
+def _search_statement(
+    statuses: bool, financial: bool, references: bool, countries: bool, start: bool, end: bool
+) -> Select[Any]:
+    """One statement per combination of filters present, built on first use."""
+    query: Select[Any] = select(*_SUMMARY_COLUMNS).where(
+        orders.c.customer_id == bindparam("customer_id")
+    )
+    if statuses:
+        query = query.where(orders.c.fulfillment_status.in_(bindparam("statuses", expanding=True)))
+    if financial:
+        query = query.where(orders.c.financial_status.in_(bindparam("financial", expanding=True)))
+    if references:
+        query = query.where(
+            orders.c.order_reference_id.in_(bindparam("references", expanding=True))
+        )
+    if countries:
+        query = query.where(orders.c.country.in_(bindparam("countries", expanding=True)))
+    if start:
+        query = query.where(orders.c.created_at >= bindparam("start", type_=UTCDateTime))
+    if end:
+        query = query.where(orders.c.created_at < bindparam("end", type_=UTCDateTime))
+    return (
+        query.order_by(orders.c.created_at.desc(), orders.c.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+def _reported_window(
+    start: datetime | None, end: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """[start, end) on stored times that holds the orders whose reported createdAt (whole
+    seconds) lies within [start, end]: an order is found by its own createdAt as bounds."""
+    low = high = None
+    if start is not None:
+        low = start.replace(microsecond=0)
+        if low != start:
+            low += _SECOND
+    if end is not None:
+        high = end.replace(microsecond=0) + _SECOND
+    return low, high
 
 
 def search_orders(
@@ -132,20 +192,24 @@ def search_orders(
     offset: int,
 ) -> list[OrderRow]:
     """Newest first; each filter is served by an index leading with customer_id."""
-    query: Select[Any] = select(*_SUMMARY_COLUMNS).where(orders.c.customer_id == customer_id)
-    if fulfillment_statuses:
-        query = query.where(orders.c.fulfillment_status.in_(fulfillment_statuses))
-    if financial_statuses:
-        query = query.where(orders.c.financial_status.in_(financial_statuses))
-    if references:
-        query = query.where(orders.c.order_reference_id.in_(references))
-    if countries:
-        query = query.where(orders.c.country.in_(countries))
-    if start is not None:
-        query = query.where(orders.c.created_at >= start)
-    if end is not None:
-        query = query.where(orders.c.created_at <= end)
-    query = (
-        query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit).offset(offset)
+    statement = _search_statement(
+        bool(fulfillment_statuses),
+        bool(financial_statuses),
+        bool(references),
+        bool(countries),
+        start is not None,
+        end is not None,
     )
-    return list(conn.execute(query))
+    low, high = _reported_window(start, end)
+    params = {
+        "customer_id": customer_id,
+        "statuses": list(fulfillment_statuses),
+        "financial": list(financial_statuses),
+        "references": list(references),
+        "countries": list(countries),
+        "start": low,
+        "end": high,
+        "limit": limit,
+        "offset": offset,
+    }
+    return list(conn.execute(statement, params))
