@@ -7,6 +7,7 @@ so tests share a database per backend yet never see each other's orders.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def other_caller(client: TestClient, database: Database) -> Caller:
 
 def order_body(reference: str | None = None, **changes: Any) -> dict[str, Any]:
     """Seed 001's basic US order with a fresh reference; ``changes`` replace top-level fields."""
-    body = dict(examples.SUBMIT["guide_basic"])
+    body = copy.deepcopy(examples.SUBMIT["guide_basic"])
     body["orderReferenceId"] = reference or f"ord-{uuid.uuid4().hex[:12]}"
     body.update(changes)
     return body

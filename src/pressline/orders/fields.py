@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import email_validator
 import phonenumbers
 import pycountry
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # Reference data loaded once into memory: validating a code is a set lookup.
@@ -60,11 +61,18 @@ def _email(value: str) -> str:
 
 
 def check_phone(value: str, country: str | None) -> str:
-    """Accept an E.123 number a courier can dial; ``country`` is the default region."""
+    """Accept an E.123 number a courier can dial; ``country`` is the default region.
+
+    ``country`` is None when the address's own country is missing or invalid: that is
+    reported on ``country``, and a national number cannot be judged without it, so only
+    its characters are checked (an international ``+…`` number still is in full).
+    """
     if not set(value) <= _PHONE_CHARS:
         raise PydanticCustomError(
             "invalid_phone", "Phone may contain only digits, spaces, '+', '-', '(', ')', '.', '/'"
         )
+    if country is None and not value.startswith("+"):
+        return value
     try:
         number = phonenumbers.parse(value, country or "ZZ")
     except phonenumbers.NumberParseException:
@@ -77,16 +85,20 @@ def check_phone(value: str, country: str | None) -> str:
 
 
 def _absolute_http_url(value: str) -> str:
-    scheme, sep, rest = value.partition("://")
-    host = rest.split("/", 1)[0].split("?", 1)[0]
-    if (
-        not sep
-        or scheme.lower() not in {"http", "https"}
-        or not host
-        or any(char.isspace() for char in value)
-    ):
+    try:
+        parts = urlsplit(value)
+        valid = (
+            parts.scheme in {"http", "https"}
+            and bool(parts.hostname)
+            and (parts.port is None or parts.port > 0)  # .port raises on a malformed port
+            and " " not in value
+            and value.isprintable()  # no tab, newline or other control character
+        )
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        valid = False
+    if not valid:
         raise PydanticCustomError(
-            "invalid_url", "URL must be an absolute http:// or https:// address"
+            "invalid_url", "URL must be an absolute http:// or https:// address with a host"
         )
     return value
 
@@ -100,6 +112,9 @@ Email = Annotated[
 HttpUrl = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2048),
+    WithJsonSchema(
+        {"type": "string", "format": "uri", "pattern": "^https?://[^/?#]", "maxLength": 2048}
+    ),
     AfterValidator(_absolute_http_url),
 ]
 Money = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=16, decimal_places=4)]

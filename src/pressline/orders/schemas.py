@@ -3,25 +3,31 @@
 Field-level rules live on the fields; rules that need a sibling (state for US/CA/AU,
 the phone's default region, productUid versus productName) read the siblings
 validated before them through ``info.data``, so each error still names its own field.
+A rule about a field the client left out (no product at all, productName without
+productVariant, neither shipment change) is a model-level check that raises at the
+field's wire name: pydantic would name a defaulted field by its Python name.
 Unknown fields are rejected (reliability.md 5): a typo such as ``shippingAdress`` is
 a 400 naming it, never a silently dropped address.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from pressline.orders import examples
 from pressline.orders.fields import (
@@ -47,6 +53,26 @@ def _text(max_length: int, min_length: int = 0) -> Any:
 
 
 Reference = Annotated[str, _text(100, 1)]
+
+
+_LocatedError = tuple[tuple[int | str, ...], PydanticCustomError, Any]
+
+
+def _invalid(title: str, errors: list[_LocatedError]) -> ValidationError:
+    """Errors at the given locations (wire names), from a check above those fields."""
+    return ValidationError.from_exception_data(
+        title, [InitErrorDetails(type=error, loc=loc, input=value) for loc, error, value in errors]
+    )
+
+
+def _whole_number(value: Any) -> Any:
+    """A count is a JSON number: ``"1"`` or ``true`` is a client bug, not a quantity."""
+    if isinstance(value, str | bool):
+        raise PydanticCustomError("invalid_type", "Input should be a whole number")
+    return value
+
+
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(_whole_number)]
 
 
 class _Model(BaseModel):
@@ -113,11 +139,11 @@ class OrderItemCreate(_Model):
             dict[Annotated[str, _text(100, 1)], Annotated[str, _text(100)]], Field(max_length=20)
         ]
         | None
-    ) = Field(default=None, validate_default=True)
-    product_uid: Annotated[str, _text(255, 1)] | None = Field(default=None, validate_default=True)
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    ) = None
+    product_uid: Annotated[str, _text(255, 1)] | None = None
+    quantity: Quantity
     retail_price_incl_vat: Money | None = None
-    files: Annotated[list[PrintFile], Field(max_length=MAX_FILES)]
+    files: Annotated[list[PrintFile], Field(min_length=1, max_length=MAX_FILES)]
     metadata: Metadata = []
 
     @field_validator("product_variant")
@@ -139,18 +165,27 @@ class OrderItemCreate(_Model):
     @field_validator("product_uid")
     @classmethod
     def _one_way_to_name_a_product(cls, value: str | None, info: ValidationInfo) -> str | None:
-        has_name = info.data.get("product_name") is not None
-        if value is not None and has_name:
+        if value is not None and info.data.get("product_name") is not None:
             raise PydanticCustomError(
                 "product_ambiguous",
                 "Give either productUid or productName with productVariant, not both",
             )
-        if value is None and not has_name and "product_variant" in info.data:
-            raise PydanticCustomError(
+        return value
+
+    @model_validator(mode="after")
+    def _names_a_product(self) -> Self:
+        if self.product_uid is None and self.product_name is None:
+            error = PydanticCustomError(
                 "product_required",
                 "Either productUid or productName with productVariant is required",
             )
-        return value
+            raise _invalid(type(self).__name__, [(("productUid",), error, None)])
+        if self.product_name is not None and self.product_variant is None:
+            error = PydanticCustomError(
+                "variant_required", "productVariant is required when productName is given"
+            )
+            raise _invalid(type(self).__name__, [(("productVariant",), error, None)])
+        return self
 
 
 class OrderCreate(_Model):
@@ -176,15 +211,21 @@ class OrderCreate(_Model):
     @field_validator("items")
     @classmethod
     def _item_references_unique(cls, items: list[OrderItemCreate]) -> list[OrderItemCreate]:
+        """Every repeat is reported at its own ``items[i].itemReferenceId``."""
         seen: set[str] = set()
-        for item in items:
-            if item.item_reference_id in seen:
-                raise PydanticCustomError(
+        repeats: list[_LocatedError] = []
+        for index, item in enumerate(items):
+            ref = item.item_reference_id
+            if ref in seen:
+                error = PydanticCustomError(
                     "duplicate_item_reference",
                     "itemReferenceId '{ref}' appears more than once in this order",
-                    {"ref": item.item_reference_id},
+                    {"ref": ref},
                 )
-            seen.add(item.item_reference_id)
+                repeats.append(((index, "itemReferenceId"), error, ref))
+            seen.add(ref)
+        if repeats:
+            raise _invalid(cls.__name__, repeats)
         return items
 
 
@@ -194,19 +235,17 @@ class ShipmentUpdate(_Model):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.UPDATE_SHIPMENT_REQUEST]})
 
     shipment_method_uid: Annotated[str, _text(255, 1)] | None = None
-    shipping_address: ShippingAddress | None = Field(default=None, validate_default=True)
+    shipping_address: ShippingAddress | None = None
 
-    @field_validator("shipping_address")
-    @classmethod
-    def _at_least_one(
-        cls, value: ShippingAddress | None, info: ValidationInfo
-    ) -> ShippingAddress | None:
-        if value is None and info.data.get("shipment_method_uid") is None:
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Self:
+        """A body-level error (``param`` null): neither field is wrong on its own."""
+        if self.shipping_address is None and self.shipment_method_uid is None:
             raise PydanticCustomError(
                 "nothing_to_update",
                 "Give shipmentMethodUid, shippingAddress, or both",
             )
-        return value
+        return self
 
 
 class OrderSearch(_Model):

@@ -1,0 +1,425 @@
+"""Submit Order validation through the HTTP API (issue 2 §4, domain.md §3, reliability.md 5/8).
+
+Every rejection is a 400 in the standard error body, and lists each bad field with its
+dotted ``param`` (as a client addresses it in its own request) and a stable ``code``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from pressline.orders.statuses import FileType
+from tests.conftest import Caller, order_body
+
+MISSING = object()
+UID = "flat_product_pf_a4_pt_200-gsm-uncoated_cl_4-0_ct_none_prt_none_sft_none_set_none_hor"
+PDF = "https://example.com/files/printfile.pdf"
+
+
+def _body(**edits: Any) -> dict[str, Any]:
+    """Seed 001's basic US order, fresh reference, with ``{"dotted.path[0]": value}`` edits."""
+    body = copy.deepcopy(order_body())
+    for path, value in edits.items():
+        _edit(body, path, value)
+    return body
+
+
+def _edit(body: dict[str, Any], path: str, value: Any) -> None:
+    keys: list[Any] = [
+        int(part[1:-1]) if part.startswith("[") else part
+        for part in re.findall(r"\[\d+\]|[^.\[\]]+", path)
+    ]
+    target: Any = body
+    for key in keys[:-1]:
+        target = target[key]
+    if value is MISSING:
+        del target[keys[-1]]
+    else:
+        target[keys[-1]] = value
+
+
+def _rejected(response: Any) -> set[tuple[str | None, str]]:
+    """The (param, code) pairs of a 400 in the standard error body."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "type", "errors", "requestId"}
+    assert (body["code"], body["type"]) == (400, "invalid_request")
+    assert body["requestId"] == response.headers["Request-Id"]
+    assert body["message"] and body["errors"]
+    for error in body["errors"]:
+        assert set(error) == {"type", "code", "param", "message"}
+        assert error["type"] == "invalid_request"
+        assert isinstance(error["message"], str) and error["message"]
+    return {(error["param"], error["code"]) for error in body["errors"]}
+
+
+def _accepted(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    response = caller.submit(body)
+    assert response.status_code == 200, response.text
+    created: dict[str, Any] = response.json()
+    assert created["orderReferenceId"] == body["orderReferenceId"]
+    return created
+
+
+def _item(reference: str, **changes: Any) -> dict[str, Any]:
+    item = {
+        "itemReferenceId": reference,
+        "productUid": UID,
+        "quantity": 1,
+        "files": [{"type": "default", "url": PDF}],
+    }
+    item.update(changes)
+    return item
+
+
+def _metadata(count: int) -> list[dict[str, str]]:
+    return [{"key": f"k{n}", "value": f"v{n}"} for n in range(count)]
+
+
+# --- required fields ---------------------------------------------------------------------
+
+TOP_REQUIRED = ["orderReferenceId", "currency", "shippingAddress", "items"]
+ADDRESS_REQUIRED = ["country", "firstName", "lastName", "addressLine1", "city", "postCode"]
+ITEM_REQUIRED = ["itemReferenceId", "quantity", "files", "files[0].type", "files[0].url"]
+REQUIRED = [
+    *TOP_REQUIRED,
+    *(f"shippingAddress.{name}" for name in [*ADDRESS_REQUIRED, "email", "phone"]),
+    *(f"items[0].{name}" for name in ITEM_REQUIRED),
+]
+
+
+@pytest.mark.parametrize("path", REQUIRED)
+def test_missing_required_field_is_reported_at_its_path(caller: Caller, path: str) -> None:
+    assert _rejected(caller.submit(_body(**{path: MISSING}))) == {(path, "required")}
+
+
+BLANKABLE = ["orderReferenceId", *(f"shippingAddress.{name}" for name in ADDRESS_REQUIRED[1:])]
+
+
+@pytest.mark.parametrize("path", BLANKABLE)
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_required_text_counts_as_missing(caller: Caller, path: str, blank: str) -> None:
+    assert _rejected(caller.submit(_body(**{path: blank}))) == {(path, "required")}
+
+
+# --- lengths -----------------------------------------------------------------------------
+
+MAX_LENGTHS = [
+    ("shippingAddress.firstName", 25),
+    ("shippingAddress.lastName", 25),
+    ("shippingAddress.companyName", 60),
+    ("shippingAddress.addressLine1", 35),
+    ("shippingAddress.addressLine2", 35),
+    ("shippingAddress.city", 30),
+    ("shippingAddress.postCode", 15),
+    ("shippingAddress.state", 35),
+    ("shippingAddress.phone", 25),
+    ("orderReferenceId", 100),
+    ("items[0].itemReferenceId", 100),
+]
+
+
+def _text_of_length(path: str, length: int) -> str:
+    if path == "shippingAddress.phone":  # a dialable number padded with spaces
+        return "+1" + " " * (length - 12) + "2025550123"
+    if path == "orderReferenceId":  # references are unique per customer
+        return uuid.uuid4().hex.ljust(length, "r")
+    return "x" * length
+
+
+@pytest.mark.parametrize(("path", "limit"), MAX_LENGTHS)
+def test_text_up_to_the_maximum_length_is_accepted_and_one_more_is_too_long(
+    caller: Caller, path: str, limit: int
+) -> None:
+    body = _body(**{path: _text_of_length(path, limit)})
+    _accepted(caller, body)
+    if path.startswith("shippingAddress."):
+        field = path.split(".")[1]
+        stored = caller.get(body["orderReferenceId"]).json()["shippingAddress"]
+        assert stored[field] == body["shippingAddress"][field]
+    body = _body(**{path: _text_of_length(path, limit + 1)})
+    assert _rejected(caller.submit(body)) == {(path, "too_long")}
+
+
+# --- state -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("country", ["US", "CA", "AU"])
+@pytest.mark.parametrize("state", [MISSING, "", "  "])
+def test_state_is_required_in_the_us_canada_and_australia(
+    caller: Caller, country: str, state: object
+) -> None:
+    edits = {"shippingAddress.country": country, "shippingAddress.phone": "+47222222"}
+    body = _body(**edits, **{"shippingAddress.state": state})
+    assert _rejected(caller.submit(body)) == {("shippingAddress.state", "state_required")}
+
+
+@pytest.mark.parametrize("country", ["GB", "SE"])
+def test_state_is_optional_elsewhere(caller: Caller, country: str) -> None:
+    edits = {"shippingAddress.country": country, "shippingAddress.phone": "+47222222"}
+    _accepted(caller, _body(**edits, **{"shippingAddress.state": MISSING}))
+
+
+# --- single-field values -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    [
+        ("shippingAddress.country", "UK", "invalid_country"),
+        ("shippingAddress.country", "us", "invalid_format"),
+        ("shippingAddress.country", "USA", "invalid_format"),
+        ("currency", "XYZ", "invalid_currency"),
+        ("currency", "usd", "invalid_format"),
+        ("retailCurrency", "ABC", "invalid_currency"),
+        ("retailCurrency", "pounds", "invalid_format"),
+        ("shippingAddress.email", "john.doe", "invalid_email"),
+        ("shippingAddress.email", "john@doe@example.com", "invalid_email"),
+        ("shippingAddress.phone", "call me maybe", "invalid_phone"),
+        ("shippingAddress.phone", "12", "invalid_phone"),
+        ("shippingAddress.phone", "+999 123456789", "invalid_phone"),
+        ("items[0].files[0].type", "poster", "invalid_value"),
+        ("items[0].files[0].url", "ftp://example.com/a.pdf", "invalid_url"),
+        ("items[0].files[0].url", "/files/printfile.pdf", "invalid_url"),
+        ("items[0].files[0].url", "https:///printfile.pdf", "invalid_url"),
+        ("items[0].files[0].url", "https://example.com/print file.pdf", "invalid_url"),
+        ("orderType", "sample", "invalid_value"),
+        ("orderType", "DRAFT", "invalid_value"),
+        ("retailShippingPriceInclVat", -0.01, "too_small"),
+        ("items[0].retailPriceInclVat", -1, "too_small"),
+        # quantity: a JSON integer >= 1 (JSON Schema "integer", so 1.0 too); fractions,
+        # strings and booleans are client bugs, rejected rather than coerced.
+        ("items[0].quantity", 0, "too_small"),
+        ("items[0].quantity", -1, "too_small"),
+        ("items[0].quantity", 100_001, "too_large"),
+        ("items[0].quantity", 1.5, "invalid_type"),
+        ("items[0].quantity", "1", "invalid_type"),
+        ("items[0].quantity", True, "invalid_type"),
+        ("items[0].quantity", None, "invalid_type"),
+    ],
+)
+def test_invalid_value_is_reported_with_its_code(
+    caller: Caller, path: str, value: Any, code: str
+) -> None:
+    assert _rejected(caller.submit(_body(**{path: value}))) == {(path, code)}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("retailCurrency", "GBP"),
+        ("orderType", "order"),
+        ("orderType", "draft"),
+        ("items[0].retailPriceInclVat", 0),
+        ("retailShippingPriceInclVat", 6.99),
+        ("shippingAddress.email", "first.last+tag@mail.example.co.uk"),
+        ("shippingAddress.phone", "+1 (202) 555-0123"),
+        ("items[0].quantity", 1.0),
+        ("items[0].quantity", 100_000),
+    ],
+)
+def test_valid_values_are_accepted(caller: Caller, path: str, value: Any) -> None:
+    _accepted(caller, _body(**{path: value}))
+
+
+def test_every_print_file_type_of_the_seed_is_accepted(caller: Caller) -> None:
+    types = [file_type.value for file_type in FileType]
+    assert len(types) == 16
+    files = [{"type": file_type, "url": PDF} for file_type in types]
+    body = _body(**{"items[0].files": files})
+    _accepted(caller, body)
+    stored = caller.get(body["orderReferenceId"]).json()
+    assert [file["type"] for file in stored["items"][0]["files"]] == types
+
+
+# --- counts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "make", "limit", "too_few"),
+    [
+        ("items", lambda n: [_item(f"i{k}") for k in range(n)], 100, True),
+        ("items[0].files", lambda n: [{"type": "default", "url": PDF}] * n, 20, True),
+        ("metadata", _metadata, 20, False),
+        ("items[0].metadata", _metadata, 20, False),
+    ],
+)
+def test_lists_are_capped_at_their_documented_maximum(
+    caller: Caller, path: str, make: Any, limit: int, too_few: bool
+) -> None:
+    _accepted(caller, _body(**{path: make(limit)}))
+    assert _rejected(caller.submit(_body(**{path: make(limit + 1)}))) == {(path, "too_many")}
+    if too_few:
+        assert _rejected(caller.submit(_body(**{path: make(0)}))) == {(path, "too_few")}
+
+
+@pytest.mark.parametrize("where", ["metadata", "items[0].metadata"])
+@pytest.mark.parametrize(("part", "blank_code"), [("key", "required"), ("value", None)])
+def test_metadata_keys_and_values_are_at_most_100_characters(
+    caller: Caller, where: str, part: str, blank_code: str | None
+) -> None:
+    entry = {"key": "k", "value": "v"}
+    _accepted(caller, _body(**{where: [{**entry, part: "x" * 100}]}))
+    long = _body(**{where: [entry, {**entry, part: "x" * 101}]})
+    assert _rejected(caller.submit(long)) == {(f"{where}[1].{part}", "too_long")}
+    blank = _body(**{where: [{**entry, part: ""}]})
+    if blank_code is None:
+        _accepted(caller, blank)
+    else:
+        assert _rejected(caller.submit(blank)) == {(f"{where}[0].{part}", blank_code)}
+
+
+# --- items -------------------------------------------------------------------------------
+
+
+def test_each_repeated_item_reference_is_reported_at_that_item(caller: Caller) -> None:
+    items = [_item("A"), _item("B"), _item("A"), _item(" B ")]
+    assert _rejected(caller.submit(_body(items=items))) == {
+        ("items[2].itemReferenceId", "duplicate_item_reference"),
+        ("items[3].itemReferenceId", "duplicate_item_reference"),
+    }
+
+
+U, N, V = {"productUid": UID}, {"productName": "Card"}, {"productVariant": {"Size": "A4"}}
+PRODUCT_CASES = {
+    "all-three": ({**U, **N, **V}, "productUid", "product_ambiguous"),
+    "uid+name": ({**U, **N}, "productUid", "product_ambiguous"),
+    "uid+variant": ({**U, **V}, "productVariant", "name_required"),
+    "neither": ({}, "productUid", "product_required"),
+    "name-only": (N, "productVariant", "variant_required"),
+    "empty-variant": ({**N, "productVariant": {}}, "productVariant", "variant_required"),
+    "variant-only": (V, "productVariant", "name_required"),
+}
+
+
+@pytest.mark.parametrize(
+    ("product", "param", "code"), PRODUCT_CASES.values(), ids=list(PRODUCT_CASES)
+)
+def test_an_item_names_its_product_by_uid_or_by_name_and_variant_never_both(
+    caller: Caller, product: dict[str, Any], param: str, code: str
+) -> None:
+    item = _item("I1", **product)
+    if "productUid" not in product:
+        del item["productUid"]
+    assert _rejected(caller.submit(_body(items=[item]))) == {(f"items[0].{param}", code)}
+
+
+# --- unknown and server-owned fields -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "shippingAddress.nick",
+        "items[0].colour",
+        "items[0].fulfillmentStatus",  # server-owned on items too
+        "items[0].files[0].size",
+        "metadata[0].x",
+    ],
+)
+def test_unknown_nested_fields_are_rejected_at_their_path(caller: Caller, path: str) -> None:
+    body = _body(metadata=[{"key": "k", "value": "v"}])
+    _edit(body, path, "x")
+    assert _rejected(caller.submit(body)) == {(path, "unknown_field")}
+
+
+def test_a_misspelt_field_is_named_not_silently_dropped(caller: Caller) -> None:
+    body = _body()
+    body["shippingAdress"] = body.pop("shippingAddress")
+    assert _rejected(caller.submit(body)) == {
+        ("shippingAdress", "unknown_field"),
+        ("shippingAddress", "required"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", str(uuid.uuid4())),
+        ("createdAt", "2024-07-17T10:23:28+00:00"),
+        ("fulfillmentStatus", "delivered"),
+        ("financialStatus", "paid"),
+        ("clientId", str(uuid.uuid4())),
+    ],
+)
+def test_server_owned_fields_are_rejected_and_nothing_is_stored(
+    caller: Caller, field: str, value: str
+) -> None:
+    body = _body(**{field: value})
+    assert _rejected(caller.submit(body)) == {(field, "unknown_field")}
+    reference = body["orderReferenceId"]
+    assert caller.search({"orderReferenceId": reference}).json() == {"orders": []}
+    assert caller.get(reference).status_code == 404
+
+
+# --- every bad field at once ---------------------------------------------------------------
+
+
+def test_one_request_reports_every_invalid_field(caller: Caller) -> None:
+    body = _body(
+        **{
+            "orderReferenceId": "",
+            "orderType": "sample",
+            "currency": "XYZ",
+            "retailCurrency": "gbp",
+            "retailShippingPriceInclVat": -5,
+            "metadata": _metadata(21),
+            "shippingAddress.country": "UK",  # the national-format phone is not blamed too
+            "shippingAddress.firstName": "x" * 26,
+            "shippingAddress.email": "john.doe",
+            "shippingAddress.city": MISSING,
+            "items[0].quantity": 0,
+            "items[0].files": [{"type": "default", "url": "ftp://x/a.pdf"}, {"type": "poster"}],
+            "items[0].metadata": [{"key": "k" * 101, "value": "v"}],
+            "giftWrap": True,
+        }
+    )
+    body["items"].append(_item("ITEM-002", quantity=1.5, retailPriceInclVat=-1))
+    assert _rejected(caller.submit(body)) == {
+        ("orderReferenceId", "required"),
+        ("orderType", "invalid_value"),
+        ("currency", "invalid_currency"),
+        ("retailCurrency", "invalid_format"),
+        ("retailShippingPriceInclVat", "too_small"),
+        ("metadata", "too_many"),
+        ("shippingAddress.country", "invalid_country"),
+        ("shippingAddress.firstName", "too_long"),
+        ("shippingAddress.email", "invalid_email"),
+        ("shippingAddress.city", "required"),
+        ("items[0].quantity", "too_small"),
+        ("items[0].files[0].url", "invalid_url"),
+        ("items[0].files[1].type", "invalid_value"),
+        ("items[0].files[1].url", "required"),
+        ("items[0].metadata[0].key", "too_long"),
+        ("items[1].quantity", "invalid_type"),
+        ("items[1].retailPriceInclVat", "too_small"),
+        ("giftWrap", "unknown_field"),
+    }
+
+
+# --- drafts versus orders ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("order_type", "fulfillment", "financial", "is_ordered"),
+    [("order", "created", "pending", True), ("draft", "draft", "draft", False)],
+)
+def test_order_type_decides_the_initial_statuses(
+    caller: Caller, order_type: str, fulfillment: str, financial: str, is_ordered: bool
+) -> None:
+    body = _body(orderType=order_type)
+    created = _accepted(caller, body)
+    order = caller.get(created["id"]).json()
+    [found] = caller.search({"orderReferenceId": body["orderReferenceId"]}).json()["orders"]
+    assert found["id"] == created["id"]
+    for seen in (order, found):  # the full order and its search summary agree
+        assert (seen["fulfillmentStatus"], seen["financialStatus"]) == (fulfillment, financial)
+        assert seen["orderType"] == order_type
+        assert (seen["orderedAt"] is not None) is is_ordered
+    if order_type == "draft":
+        assert found["totalInclVat"] == "0.00"
