@@ -7,11 +7,13 @@ SQLite database under ``./var/`` and a self-signed certificate for localhost.
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -44,9 +46,9 @@ class Settings(BaseSettings):
         le=65535,
         description="Optional plain-HTTP port that answers every request with 403 https_required.",
     )
-    trusted_proxies: list[str] = Field(
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Addresses or networks whose X-Forwarded-Proto is believed.",
+        description="Comma-separated addresses or networks whose X-Forwarded-Proto is believed.",
     )
     workers: int = Field(default=1, ge=1, le=64, description="API processes (PostgreSQL only).")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -55,12 +57,14 @@ class Settings(BaseSettings):
         default=64, ge=1, le=1000, description="Most writes committed together by the writer."
     )
     read_pool_size: int = Field(default=8, ge=1, le=128)
-    log_level: str = Field(default="info")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(default="info")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):  # a JSON list is accepted too
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -12,10 +12,11 @@ a 400 naming it, never a silently dropped address.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -46,6 +47,7 @@ MAX_FILES = 20
 MAX_METADATA = 20
 MAX_QUANTITY = 100_000
 MAX_SEARCH_LIMIT = 100
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _text(max_length: int, min_length: int = 0) -> Any:
@@ -257,11 +259,31 @@ class OrderSearch(_Model):
     financial_status: Annotated[list[FinancialStatus], Field(max_length=20)] = []
     order_reference_id: Reference | None = None
     order_reference_ids: Annotated[list[Reference], Field(max_length=MAX_SEARCH_LIMIT)] = []
-    start_date: AwareDatetime | None = None
-    end_date: AwareDatetime | None = None
+    start_date: datetime | None = Field(
+        default=None, description="Created at or after (ISO 8601; no offset means UTC)."
+    )
+    end_date: datetime | None = Field(
+        default=None,
+        description="Created at or before (ISO 8601; no offset means UTC; a date alone "
+        "means the end of that day).",
+    )
     countries: Annotated[list[CountryCode], Field(max_length=250)] = []
     limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+    @field_validator("end_date", mode="before")
+    @classmethod
+    def _whole_end_day(cls, value: object) -> object:
+        if isinstance(value, str) and _DATE_ONLY.match(value):
+            return f"{value}T23:59:59.999999+00:00"
+        return value
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
     def reference_filter(self) -> list[str]:
         refs = list(self.order_reference_ids)

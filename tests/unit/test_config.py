@@ -1,0 +1,64 @@
+"""Settings come from PRESSLINE_* variables, in the forms operators write them."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from pydantic import ValidationError
+
+from pressline.config import Settings
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("127.0.0.1", ["127.0.0.1"]),
+        ("127.0.0.1, 10.0.0.0/8", ["127.0.0.1", "10.0.0.0/8"]),
+        ('["::1", "192.168.0.0/16"]', ["::1", "192.168.0.0/16"]),
+        ("", []),
+    ],
+)
+def test_trusted_proxies_accept_comma_separated_or_json(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("PRESSLINE_TRUSTED_PROXIES", raw)
+    settings = Settings()
+    assert settings.trusted_proxies == expected
+    assert settings.trusted_networks() == [ipaddress.ip_network(e) for e in expected]
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRESSLINE_TRUSTED_PROXIES", "proxy.internal")
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings()
+
+
+def test_an_unknown_log_level_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRESSLINE_LOG_LEVEL", "bogus")
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "public_url", "expected"),
+    [
+        ("127.0.0.1", 8443, None, "https://localhost:8443"),
+        ("orders.example.com", 443, None, "https://orders.example.com:443"),
+        ("0.0.0.0", 8443, "https://orders.example.com/", "https://orders.example.com"),
+    ],
+)
+def test_base_url_is_what_customers_are_told(
+    host: str, port: int, public_url: str | None, expected: str
+) -> None:
+    assert Settings(host=host, port=port, public_url=public_url).base_url() == expected
+
+
+def test_the_embedded_default_is_sqlite_under_var() -> None:
+    settings = Settings()
+    assert settings.is_sqlite
+    assert settings.database_url == "sqlite:///var/pressline.db"
