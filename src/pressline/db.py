@@ -90,6 +90,7 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
         write = create_engine(
             url, pool_size=pool_size + 2, max_overflow=4, pool_pre_ping=True, **common
         )
+        event.listen(write, "connect", _postgresql_session)
         return write.execution_options(isolation_level="AUTOCOMMIT"), write
     if sa_url.database and sa_url.database != ":memory:":
         Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,16 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
         event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(write, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     return read, write
+
+
+def _postgresql_session(dbapi_conn: Any, _record: object) -> None:
+    """A 2xx means the order is on disk, whatever the server's or database's default."""
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True  # a SET inside a transaction is undone by its rollback
+    cursor = dbapi_conn.cursor()
+    cursor.execute("SET synchronous_commit TO on")
+    cursor.close()
+    dbapi_conn.autocommit = autocommit
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressline.errors import BodyTooLarge, DomainError, HttpsRequired
-from pressline.http_errors import error_body
+from pressline.http_errors import error_body, internal_error_body
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -71,8 +72,12 @@ class EdgeMiddleware:
         if https:
             extra.append((b"strict-transport-security", self.hsts))
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"request-id"]
                 message["headers"] = headers + extra
             await send(message)
@@ -88,7 +93,14 @@ class EdgeMiddleware:
                     )
                     return
                 break
-        await self.app(scope, self._limited(receive), send_with_headers)
+        try:
+            await self.app(scope, self._limited(receive), send_with_headers)
+        except Exception:
+            # Answer here, inside the edge, so the 500 gets HSTS like every other
+            # response; re-raise so the server logs the exception.
+            if not started:
+                await _send_json(send_with_headers, 500, internal_error_body(request_id))
+            raise
 
     def _limited(self, receive: Receive) -> Receive:
         received = 0
@@ -107,7 +119,10 @@ class EdgeMiddleware:
 
 
 async def _send_error(send: Send, error: DomainError, request_id: str) -> None:
-    status, body = error_body(error, request_id)
+    await _send_json(send, *error_body(error, request_id))
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = orjson.dumps(body)
     await send(
         {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
@@ -143,14 +145,39 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(error, request_id(request))
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@lru_cache(maxsize=64)
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """'/api/{prefix}/{orderId}/cancel' as a regex (an order id may contain '/')."""
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("^" + ".+".join(re.escape(part) for part in parts) + "$")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route accepts at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is Match.PARTIAL:
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """The methods documented for the resource at this path, for ``Allow``.
+
+    The most specific documented path wins: ``…/order`` is the submit resource (POST)
+    even though ``…/{orderId}`` would also match it. Undocumented routes (``/docs``)
+    fall back to the methods of the routes that match the path.
+    """
+    path = request.scope["path"]
+    best: tuple[int, set[str]] | None = None
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _template_pattern(template).match(path):
+            literal = len(re.sub(r"\{[^}]+\}", "", template))
+            if best is None or literal > best[0]:
+                best = (literal, {method.upper() for method in operations})
+    if best is not None:
+        methods = best[1]
+    else:
+        methods = set()
+        for route in request.app.router.routes:
+            match, _ = route.matches({**request.scope, "method": "\x00"})
+            if match is Match.PARTIAL:
+                methods.update(getattr(route, "methods", None) or ())
+    return [method for method in _METHODS if method in methods]
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
