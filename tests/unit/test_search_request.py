@@ -42,3 +42,24 @@ def test_a_date_that_is_not_iso_8601_is_refused(bad: str) -> None:
 def test_both_single_and_multiple_references_filter_together() -> None:
     search = _search(orderReferenceId="A", orderReferenceIds=["B", "C"])
     assert sorted(search.reference_filter()) == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize(
+    "fields", [{"offset": False}, {"limit": True}, {"limit": "10"}, {"offset": "0"}, {"limit": 1.5}]
+)
+def test_counts_must_be_json_integers(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _search(**fields)
+    assert caught.value.errors()[0]["type"] == "invalid_type"
+
+
+def test_is_business_must_be_a_json_boolean() -> None:
+    from pressline.orders.schemas import ShippingAddress
+
+    address = {
+        "country": "GB", "firstName": "A", "lastName": "B", "addressLine1": "1 Road",
+        "city": "London", "postCode": "N1 1AA", "email": "a@example.com", "phone": "+442079460000",
+    }  # fmt: skip
+    assert ShippingAddress.model_validate({**address, "isBusiness": True}).is_business
+    with pytest.raises(ValidationError):
+        ShippingAddress.model_validate({**address, "isBusiness": 0})

@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -108,7 +109,7 @@ class ShippingAddress(_Model):
     state: Annotated[str, _text(35)] = Field(default="", validate_default=True)
     email: Email
     phone: Annotated[str, _text(25, 1)]
-    is_business: bool = False
+    is_business: StrictBool = False
     federal_tax_id: Annotated[str, _text(50)] | None = None
     state_tax_id: Annotated[str, _text(50)] | None = None
     registration_state: Annotated[str, _text(35)] | None = None
@@ -204,7 +205,7 @@ class OrderCreate(_Model):
     shipping_address: ShippingAddress
     items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=MAX_ITEMS)]
     metadata: Metadata = []
-    prevent_duplicate: bool = Field(
+    prevent_duplicate: StrictBool = Field(
         default=False,
         description="Accepted for GelatoConnect compatibility. orderReferenceId is always "
         "unique per customer, so a duplicate is refused with 409 whether or not it is set.",
@@ -268,8 +269,8 @@ class OrderSearch(_Model):
         "means the end of that day).",
     )
     countries: Annotated[list[CountryCode], Field(max_length=250)] = []
-    limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT)] = 50
-    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT), BeforeValidator(_whole_number)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole_number)] = 0
 
     @field_validator("end_date", mode="before")
     @classmethod
