@@ -34,17 +34,16 @@ class ConnectorCreated:
     key: keys.NewKey
 
 
+def _require(pattern: re.Pattern[str], value: str, code: str, param: str, message: str) -> None:
+    if not pattern.match(value):
+        raise ValidationFailed([FieldError(code, param, message)])
+
+
 def create_customer(conn: Connection, *, reference_id: str, name: str, now: datetime) -> uuid.UUID:
-    if not REFERENCE_PATTERN.match(reference_id):
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "invalid_reference",
-                    "customerReferenceId",
-                    "Use 1-100 letters, digits, '.', '_' or '-'",
-                )
-            ]
-        )
+    _require(
+        REFERENCE_PATTERN, reference_id, "invalid_reference", "customerReferenceId",
+        "Use 1-100 letters, digits, '.', '_' or '-'",
+    )  # fmt: skip
     if repository.customer_by_reference(conn, reference_id) is not None:
         raise CustomerExists(reference_id)
     customer_id = uuid.uuid4()
@@ -65,16 +64,10 @@ def create_connector(
     customer = repository.customer_by_reference(conn, customer_reference_id)
     if customer is None:
         raise CustomerNotFound(customer_reference_id)
-    if not PREFIX_PATTERN.match(prefix):
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "invalid_prefix",
-                    "prefix",
-                    "Use 2-63 lowercase letters, digits or '-', starting with a letter or digit",
-                )
-            ]
-        )
+    _require(
+        PREFIX_PATTERN, prefix, "invalid_prefix", "prefix",
+        "Use 2-63 lowercase letters, digits or '-', starting with a letter or digit",
+    )  # fmt: skip
     if repository.connector_by_prefix(conn, prefix) is not None:
         raise ConnectorPrefixTaken(prefix)
     connector_id = uuid.uuid4()
