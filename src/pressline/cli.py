@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pressline import server
 from pressline.accounts.cli import connectors, customers, endpoint_urls, keys
@@ -46,7 +47,7 @@ def serve(
         tls = server.resolve_tls(settings)
         server.prepare(settings)
     except server.ServeError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     api_key = None
     if demo:

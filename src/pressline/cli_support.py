@@ -10,8 +10,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pressline.config import get_settings
 from pressline.db import Database
@@ -27,11 +29,24 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 @contextmanager
 def transaction() -> Iterator[Connection]:
-    """One committed transaction on the configured database."""
+    """One committed transaction on the configured database.
+
+    A database that cannot be reached or was never migrated is a one-line error (exit
+    status 1), not a traceback.
+    """
     db = Database(get_settings().database_url)
     try:
         with db.transaction() as conn:
             yield conn
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        err_console.print(
+            f"[red]error:[/red] database error: {escape(reason)} "
+            "(is PRESSLINE_DATABASE_URL right, and has `pressline migrate` been run?)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     finally:
         db.close()
 
@@ -44,7 +59,9 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except DomainError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}")
+            err_console.print(
+                f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
 
     return wrapper
@@ -62,7 +79,7 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
     for column in rows[0]:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
+        table.add_row(*("" if value is None else escape(str(value)) for value in row.values()))
     console.print(table)
 
 
@@ -71,4 +88,4 @@ def emit_one(record: dict[str, Any], *, as_json: bool) -> None:
         typer.echo(json.dumps(record, indent=2, default=str))
         return
     for key, value in record.items():
-        console.print(f"[bold]{key}[/bold]: {value}")
+        console.print(f"[bold]{key}[/bold]: {escape(str(value))}")

@@ -104,10 +104,23 @@ def _absolute_http_url(value: str) -> str:
 
 
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_country)]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_country),
+    Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)}),
+]
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_currency),
+    Field(json_schema_extra={"enum": sorted(CURRENCY_CODES)}),
+]
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email"}),
 ]
 HttpUrl = Annotated[
     str,
@@ -117,4 +130,16 @@ HttpUrl = Annotated[
     ),
     AfterValidator(_absolute_http_url),
 ]
-Money = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=16, decimal_places=4)]
+MONEY_PATTERN = r"^([0-9]{1,9}(\.[0-9]{1,4})?|1000000000(\.0{1,4})?)$"
+Money = Annotated[
+    Decimal,
+    Field(ge=0, le=1_000_000_000, max_digits=16, decimal_places=4),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1_000_000_000},
+                {"type": "string", "pattern": MONEY_PATTERN},
+            ]
+        }
+    ),
+]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from pressline.db import utcnow
@@ -18,7 +19,38 @@ from pressline.orders import service
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
 from pressline.web import json_response, parse_json
 
-router = APIRouter(prefix="/api/{prefix}", tags=["orders"])
+
+class OrderKeyConvertor(Convertor[str]):
+    """``{orderId}``: an id or a reference, which may contain slashes.
+
+    The URLs of the other operations are not order keys: ``…/search`` and ``…/order``
+    never read an order of that name, and ``…/x/cancel`` is the cancel action, not an
+    order named ``x/cancel``. So a wrong method there is 405 with ``Allow: POST``.
+    """
+
+    regex = r"(?!(?:search|order)\Z).+(?<!/cancel)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("order_key", OrderKeyConvertor())
+
+
+async def _connector_prefix(
+    prefix: Annotated[str, Path(description="Your connector's URL prefix.")],
+) -> None:
+    """Declares ``{prefix}`` in OpenAPI; the auth dependency checks it against the key.
+
+    async on purpose: FastAPI runs plain-def dependencies on a worker thread."""
+
+
+router = APIRouter(
+    prefix="/api/{prefix}", tags=["orders"], dependencies=[Depends(_connector_prefix)]
+)
 
 OrderKey = Annotated[
     str,
@@ -27,6 +59,10 @@ OrderKey = Annotated[
         description="Pressline's order id, or your orderReferenceId.",
         min_length=1,
         max_length=100,
+        # The same exclusions as OrderKeyConvertor: those URLs are other operations.
+        json_schema_extra={
+            "not": {"anyOf": [{"enum": ["search", "order"]}, {"pattern": "/cancel$"}]}
+        },
     ),
 ]
 
@@ -37,7 +73,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
         403: "Plain HTTP: this API answers only over HTTPS.",
         404: "No such order for this customer.",
-        405: "Method not allowed here.",
+        405: "Method not allowed here: `{orderId}` is never `search`, `order` or `…/cancel`, "
+        "those URLs are the other operations'.",
         409: "Conflicts with the order's current state or an existing order.",
         413: "Body larger than 1 MiB.",
         415: "Body is not JSON.",
@@ -89,10 +126,10 @@ async def search_orders(request: Request, db: DatabaseDep, caller: CallerDep) ->
 
 
 @router.get(
-    "/{orderId:path}",
+    "/{orderId:order_key}",
     summary="Get Order",
     response_model=out.OrderRead,
-    responses=_errors(404),
+    responses=_errors(400, 404, 405),
 )
 async def get_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> Response:
     """The order in full, by Pressline id or by orderReferenceId."""
@@ -102,10 +139,10 @@ async def get_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> 
 
 
 @router.post(
-    "/{orderId:path}/cancel",
+    "/{orderId:order_key}/cancel",
     summary="Cancel Order",
     response_model=out.CancelResult,
-    responses=_errors(404, 409),
+    responses=_errors(400, 404, 409),
 )
 async def cancel_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> Response:
     """Stop production and shipment; possible until the order is shipped."""
@@ -116,10 +153,10 @@ async def cancel_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) 
 
 
 @router.put(
-    "/{orderId:path}",
+    "/{orderId:order_key}",
     summary="Update Shipment",
     response_model=out.ShipmentUpdated,
-    responses=_errors(400, 404, 409, 413, 415),
+    responses=_errors(400, 404, 405, 409, 413, 415),
     openapi_extra=_body("ShipmentUpdate"),
 )
 async def update_shipment(

@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
+import annotated_types
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,6 +26,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -51,8 +53,23 @@ MAX_SEARCH_LIMIT = 100
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+NOT_BLANK = "[^\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+
+
+class _Text(annotated_types.GroupedMetadata):
+    def __init__(self, max_length: int, min_length: int) -> None:
+        self.max_length, self.min_length = max_length, min_length
+
+    def __iter__(self) -> Any:
+        yield StringConstraints(
+            strip_whitespace=True, min_length=self.min_length, max_length=self.max_length
+        )
+        if self.min_length:
+            yield Field(json_schema_extra={"pattern": NOT_BLANK})
+
+
 def _text(max_length: int, min_length: int = 0) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    return _Text(max_length, min_length)
 
 
 Reference = Annotated[str, _text(100, 1)]
@@ -98,6 +115,16 @@ Metadata = Annotated[list[MetadataEntry], Field(max_length=MAX_METADATA)]
 class ShippingAddress(_Model):
     """A delivery address with Gelato's documented limits (domain.md §3)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {
+                "required": ["country"],
+                "properties": {"country": {"enum": ["AU", "CA", "US"]}},  # STATE_REQUIRED
+            },
+            "then": {"required": ["state"], "properties": {"state": {"pattern": NOT_BLANK}}},
+        }
+    )
+
     country: CountryCode
     first_name: Annotated[str, _text(25, 1)]
     last_name: Annotated[str, _text(25, 1)]
@@ -108,7 +135,11 @@ class ShippingAddress(_Model):
     post_code: Annotated[str, _text(15, 1)]
     state: Annotated[str, _text(35)] = Field(default="", validate_default=True)
     email: Email
-    phone: Annotated[str, _text(25, 1)]
+    phone: Annotated[
+        str,
+        _text(25, 1),
+        Field(json_schema_extra={"pattern": r"^[0-9+\-()./ ]*[0-9][0-9+\-()./ ]*$"}),
+    ]
     is_business: StrictBool = False
     federal_tax_id: Annotated[str, _text(50)] | None = None
     state_tax_id: Annotated[str, _text(50)] | None = None
@@ -135,11 +166,42 @@ class PrintFile(_Model):
 
 
 class OrderItemCreate(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["productUid"],
+                    "properties": {
+                        "productUid": {"type": "string"},
+                        "productName": {"type": "null"},
+                        "productVariant": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["productName", "productVariant"],
+                    "properties": {
+                        "productUid": {"type": "null"},
+                        "productName": {"type": "string"},
+                        "productVariant": {"type": "object", "minProperties": 1},
+                    },
+                },
+            ]
+        }
+    )
     item_reference_id: Reference
     product_name: Annotated[str, _text(200, 1)] | None = None
     product_variant: (
         Annotated[
-            dict[Annotated[str, _text(100, 1)], Annotated[str, _text(100)]], Field(max_length=20)
+            dict[Annotated[str, _text(100, 1)], Annotated[str, _text(100)]],
+            Field(max_length=20),
+            WithJsonSchema(
+                {
+                    "type": "object",
+                    "maxProperties": 20,
+                    "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": NOT_BLANK},
+                    "additionalProperties": {"type": "string", "maxLength": 100},
+                }
+            ),
         ]
         | None
     ) = None
@@ -235,7 +297,21 @@ class OrderCreate(_Model):
 class ShipmentUpdate(_Model):
     """Update Shipment request: a new method, a new address, or both."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [examples.UPDATE_SHIPMENT_REQUEST]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [examples.UPDATE_SHIPMENT_REQUEST],
+            "anyOf": [
+                {
+                    "required": ["shipmentMethodUid"],
+                    "properties": {"shipmentMethodUid": {"type": "string"}},
+                },
+                {
+                    "required": ["shippingAddress"],
+                    "properties": {"shippingAddress": {"type": "object"}},
+                },
+            ],
+        }
+    )
 
     shipment_method_uid: Annotated[str, _text(255, 1)] | None = None
     shipping_address: ShippingAddress | None = None
@@ -271,6 +347,15 @@ class OrderSearch(_Model):
     countries: Annotated[list[CountryCode], Field(max_length=250)] = []
     limit: Annotated[int, Field(ge=1, le=MAX_SEARCH_LIMIT), BeforeValidator(_whole_number)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole_number)] = 0
+
+    @field_validator("start_date", "end_date", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise PydanticCustomError(
+                "invalid_datetime", "Input should be an ISO 8601 date-time string"
+            )
+        return value
 
     @field_validator("end_date", mode="before")
     @classmethod

@@ -1,0 +1,249 @@
+"""Whole flows through a real ``pressline serve`` process over HTTPS (reliability.md 13, 19)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from pressline.orders import examples
+from pressline.tls import ensure_self_signed
+from tests.e2e.conftest import HOST, PRESSLINE, Server, descendants, is_alive, new_server
+from tests.support.pg_fixtures import postgres_url
+from tests.support.pgcluster import PostgresCluster
+
+pytestmark = pytest.mark.e2e
+
+ENDPOINTS = [
+    "POST {base}/api/sandbox/order",
+    "GET {base}/api/sandbox/{{orderId}}",
+    "POST {base}/api/sandbox/{{orderId}}/cancel",
+    "PUT {base}/api/sandbox/{{orderId}}",
+    "POST {base}/api/sandbox/search",
+]
+
+
+def _seed_order(reference: str | None = None) -> dict[str, Any]:
+    return {**examples.SUBMIT["reference"], "orderReferenceId": reference or f"e2e-{uuid.uuid4()}"}
+
+
+def _printed_curl(banner: str) -> str:
+    """The multi-line curl command of the banner, up to its closing quote."""
+    match = re.search(r"^curl .*?\}'$", banner, re.MULTILINE | re.DOTALL)
+    assert match, f"no curl command in the banner:\n{banner}"
+    return match.group(0)
+
+
+def test_banner_prints_base_url_endpoints_key_and_curl(server: Server) -> None:
+    banner = server.output()
+    assert f"serving on {server.base_url}" in banner
+    for endpoint in ENDPOINTS:
+        assert endpoint.format(base=server.base_url) in banner
+    assert re.fullmatch(r"pk_[0-9a-f]{24}:sk_[A-Za-z0-9_-]{43}", server.api_key())
+    assert "--cacert var/tls/cert.pem" in banner
+    curl = _printed_curl(banner)
+    assert f"X-API-KEY: {server.api_key()}" in curl
+    assert f"{server.base_url}/api/sandbox/order" in curl
+
+
+def test_the_printed_curl_command_submits_the_seed_order(server: Server) -> None:
+    command = (
+        _printed_curl(server.output()) + " --silent --show-error --write-out '\\n%{http_code}'"
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=server.cwd, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    body, status = done.stdout.rsplit("\n", 1)
+    assert status == "200", body
+    created = httpx.Response(200, content=body).json()
+    assert set(created) == set(examples.SUBMIT_RESPONSE)
+    assert created["orderReferenceId"] == examples.SUBMIT["reference"]["orderReferenceId"]
+    with server.client() as client:
+        stored = client.get(
+            f"/api/sandbox/{created['id']}", headers={"X-API-KEY": server.api_key()}
+        )
+    assert stored.status_code == 200
+    assert stored.json()["orderReferenceId"] == created["orderReferenceId"]
+
+
+def test_https_round_trip_submit_get_search_update_cancel(server: Server) -> None:
+    headers = {"X-API-KEY": server.api_key()}
+    body = _seed_order()
+    with server.client() as client:
+        created = client.post("/api/sandbox/order", json=body, headers=headers)
+        assert created.status_code == 200, created.text
+        assert "max-age=" in created.headers["strict-transport-security"]
+        assert created.headers["request-id"].startswith("req_")
+        order_id = created.json()["id"]
+
+        got = client.get(f"/api/sandbox/{body['orderReferenceId']}", headers=headers)
+        assert got.status_code == 200
+        assert got.json()["id"] == order_id
+        assert got.json()["fulfillmentStatus"] == "created"
+
+        found = client.post(
+            "/api/sandbox/search",
+            json={"orderReferenceIds": [body["orderReferenceId"]]},
+            headers=headers,
+        )
+        assert [o["id"] for o in found.json()["orders"]] == [order_id]
+
+        change = examples.UPDATE_SHIPMENT_REQUEST
+        updated = client.put(f"/api/sandbox/{order_id}", json=change, headers=headers)
+        assert updated.status_code == 200, updated.text
+        assert (
+            updated.json()["shippingAddress"]["lastName"] == change["shippingAddress"]["lastName"]
+        )
+        stored = client.get(f"/api/sandbox/{order_id}", headers=headers).json()
+        assert stored["shipmentMethodUid"] == change["shipmentMethodUid"]
+
+        canceled = client.post(f"/api/sandbox/{order_id}/cancel", headers=headers)
+        assert canceled.json() == examples.CANCEL_RESPONSE
+        assert (
+            client.get(f"/api/sandbox/{order_id}", headers=headers).json()["fulfillmentStatus"]
+            == "canceled"
+        )
+
+
+def test_error_responses_over_https_carry_hsts_and_the_error_body(server: Server) -> None:
+    with server.client() as client:
+        response = client.get("/api/sandbox/no-such-order", headers={"X-API-KEY": "wrong"})
+    assert response.status_code == 401
+    assert response.json()["type"] == "authentication"
+    assert "max-age=" in response.headers["strict-transport-security"]
+
+
+def test_plain_http_listener_answers_403_https_required_without_redirect(server: Server) -> None:
+    assert server.http_port is not None
+    url = f"http://{HOST}:{server.http_port}/api/sandbox/order"
+    response = httpx.post(
+        url, json=_seed_order(), headers={"X-API-KEY": server.api_key()}, follow_redirects=False
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "https_required"
+    assert response.json()["code"] == 403
+    assert "location" not in response.headers
+    assert "strict-transport-security" not in response.headers
+
+
+def test_plain_http_to_the_tls_port_never_gets_an_http_success(server: Server) -> None:
+    request = f"GET /api/sandbox/x HTTP/1.1\r\nHost: localhost:{server.port}\r\n\r\n".encode()
+    with socket.create_connection((HOST, server.port), timeout=10) as sock:
+        sock.sendall(request)
+        reply = b""
+        try:
+            while chunk := sock.recv(4096):
+                reply += chunk
+        except OSError:  # reset by the TLS listener: never an answer
+            pass
+    assert not re.match(rb"HTTP/1\.[01] [23]\d\d", reply), reply[:200]
+    try:
+        response = httpx.get(f"http://{HOST}:{server.port}/api/sandbox/x", timeout=10)
+    except httpx.HTTPError:
+        return
+    assert response.status_code >= 400
+
+
+def test_restart_keeps_orders_and_the_demo_key(tmp_path: Path) -> None:
+    first = new_server(tmp_path, plain_http=False).start()
+    try:
+        key = first.api_key()
+        with first.client() as client:
+            created = client.post(
+                "/api/sandbox/order", json=_seed_order(), headers={"X-API-KEY": key}
+            )
+        assert created.status_code == 200
+    finally:
+        first.stop()
+    assert (tmp_path / "var" / "demo-api-key").read_text().strip() == key
+
+    second = new_server(tmp_path, plain_http=False)
+    second.stdout_path.write_text("")  # the second banner only
+    second.start()
+    try:
+        assert second.api_key() == key
+        with second.client() as client:
+            again = client.get(f"/api/sandbox/{created.json()['id']}", headers={"X-API-KEY": key})
+        assert again.status_code == 200
+        assert again.json()["orderReferenceId"] == created.json()["orderReferenceId"]
+    finally:
+        second.stop()
+
+
+def test_stopping_the_server_leaves_no_worker_process(tmp_path: Path) -> None:
+    running = new_server(tmp_path).start()
+    assert running.process is not None
+    tree = descendants(running.process.pid)
+    assert len(tree) >= 3, tree  # granian's worker, the plain listener and its worker
+    status = running.stop()
+    assert status is not None
+    assert not [pid for pid in tree if is_alive(pid)]
+
+
+def test_configured_certificate_is_the_one_presented(tmp_path: Path) -> None:
+    cert, key = ensure_self_signed(tmp_path / "own-tls")
+    running = new_server(
+        tmp_path / "cwd", plain_http=False, PRESSLINE_TLS_CERT=str(cert), PRESSLINE_TLS_KEY=str(key)
+    ).start()
+    try:
+        presented = x509.load_pem_x509_certificate(
+            ssl.get_server_certificate((HOST, running.port)).encode()
+        )
+        configured = x509.load_pem_x509_certificate(cert.read_bytes())
+        assert presented.fingerprint(hashes.SHA256()) == configured.fingerprint(hashes.SHA256())
+        assert not (running.cwd / "var" / "tls").exists()
+        assert "Self-signed certificate" not in running.output()
+        with running.client() as client:  # trusts only the configured certificate
+            response = client.post(
+                "/api/sandbox/order", json=_seed_order(), headers={"X-API-KEY": running.api_key()}
+            )
+        assert response.status_code == 200
+    finally:
+        running.stop()
+
+
+def test_serve_without_tls_and_without_trusted_proxies_refuses_to_start(tmp_path: Path) -> None:
+    refused = new_server(tmp_path, plain_http=False, PRESSLINE_TLS_ENABLED="false")
+    with refused.stdout_path.open("wb") as out, refused.stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            [PRESSLINE, "serve"], cwd=tmp_path, env=refused.env, stdout=out, stderr=err
+        )
+    try:
+        status = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        refused.process = process
+        refused.stop()
+        pytest.fail("pressline serve started without TLS and without a trusted proxy")
+    stderr = refused.stderr_path.read_text()
+    assert status != 0
+    assert "PRESSLINE_TRUSTED_PROXIES" in stderr
+    assert "Traceback" not in stderr + refused.output()
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.postgres
+def test_server_on_postgresql_round_trip(tmp_path: Path, postgres_cluster: PostgresCluster) -> None:
+    url = postgres_url(postgres_cluster, "tests_e2e_server")
+    running = new_server(tmp_path, plain_http=False, PRESSLINE_DATABASE_URL=url).start()
+    try:
+        headers = {"X-API-KEY": running.api_key()}
+        body = _seed_order()
+        with running.client() as client:
+            created = client.post("/api/sandbox/order", json=body, headers=headers)
+            assert created.status_code == 200, created.text
+            got = client.get(f"/api/sandbox/{created.json()['id']}", headers=headers)
+        assert got.status_code == 200
+        assert got.json()["orderReferenceId"] == body["orderReferenceId"]
+        assert not (tmp_path / "var" / "pressline.db").exists()
+    finally:
+        running.stop()
