@@ -1,0 +1,231 @@
+"""``python -m bench.run``: submit, get and search against a real server, with targets.
+
+For each backend: a seeded database (cached), a fresh connector and key, `pressline
+serve` on 127.0.0.1, one preflight request per scenario, then wrk for each scenario
+(a warm-up, then the measured run). Everything started is stopped at the end.
+
+Exit status: 0 every scenario met its target with no errors, 1 something failed,
+2 the benchmark could not run (wrk missing, server or database would not start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.support.pgcluster import PostgresUnavailable
+
+from bench import report, server, store, targets, workload
+from bench import wrk as wrk_runner
+from bench.report import Measurement, note
+
+BENCH_DIR = Path(__file__).parent
+
+
+def _scenarios(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(chosen) - set(workload.SCENARIOS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(workload.SCENARIOS)}")
+    return [name for name in workload.SCENARIOS if name in chosen]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description="Throughput and p50/p99 latency of submit, get and search against "
+        "`pressline serve` on 127.0.0.1, on SQLite and PostgreSQL, with wrk. "
+        "See bench/README.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    add(
+        "--only",
+        type=_scenarios,
+        default=",".join(workload.SCENARIOS),
+        metavar="LIST",
+        help="comma-separated scenarios: submit,get,search",
+    )
+    add("--duration", type=_positive, default=10, help="measured seconds per scenario")
+    add("--warmup", type=int, default=2, help="unmeasured seconds before each scenario (0: none)")
+    add("--connections", type=_positive, default=targets.TARGET_CONNECTIONS, help="wrk connections")
+    add("--threads", type=_positive, default=2, help="wrk threads")
+    add(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="API processes on PostgreSQL (SQLite always runs one)",
+    )
+    add(
+        "--orders",
+        type=int,
+        default=1_000_000,
+        help="orders the benchmark customer owns (others get a fifth as many more)",
+    )
+    add(
+        "--cache-dir",
+        type=Path,
+        default=BENCH_DIR / ".cache",
+        help="where seeded databases are kept between runs",
+    )
+    add("--results-dir", type=Path, default=BENCH_DIR / "results")
+    args = parser.parse_args(argv)
+    if args.orders < 1000:
+        parser.error("--orders must be at least 1000")
+    return args
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def run_backend(
+    backend: str,
+    args: argparse.Namespace,
+    wrk: str,
+    run_id: str,
+    measurements: list[Measurement],
+) -> None:
+    """Every selected scenario on ``backend``, appended to ``measurements`` as each finishes."""
+    note(f"[bold]{backend}[/bold]: preparing {args.orders:,} orders")
+    with tempfile.TemporaryDirectory(prefix=f"pressline-bench-{backend}-") as tmp:
+        workdir = Path(tmp)
+        with store.dataset(backend, workdir, args.orders, args.cache_dir) as data:
+            how = "from cache" if data.from_cache else "seeded"
+            note(f"{backend}: database ready ({how}) in {data.prepare_seconds:.0f} s")
+            account = workload.prepare_account(data.url, run_id)
+            workers = args.workers if backend == "postgres" else 1
+            probe = f"{account.base}/not-an-order"
+            with server.serve(
+                data.url, workdir, workers=workers, probe_path=probe, api_key=account.api_key
+            ) as srv:
+                note(f"{backend}: pressline serve on {srv.url} (pid {srv.process.pid})")
+                for scenario in args.only:
+                    measurements.append(
+                        run_scenario(backend, scenario, args, wrk, run_id, srv, account, data)
+                    )
+
+
+def run_scenario(
+    backend: str,
+    scenario: str,
+    args: argparse.Namespace,
+    wrk: str,
+    run_id: str,
+    srv: server.Server,
+    account: workload.Account,
+    data: store.Dataset,
+) -> Measurement:
+    payload = workload.write_payload(
+        scenario, srv.log.parent, account, data.seeded_at, data.info.bench_orders
+    )
+    facts = workload.preflight(scenario, srv.port, account, payload)
+    env = {"BENCH_BASE": account.base, "BENCH_API_KEY": account.api_key}
+    if args.warmup > 0:
+        warm = wrk_runner.Load(args.connections, args.threads, args.warmup)
+        wrk_runner.run(
+            wrk, scenario, srv.url, warm, payload=payload, env={**env, "BENCH_RUN_ID": f"{run_id}w"}
+        )
+    load = wrk_runner.Load(args.connections, args.threads, args.duration)
+    note(
+        f"{backend}: {scenario} for {args.duration} s at {args.connections} connections "
+        f"(load average {os.getloadavg()[0]:.2f})"
+    )
+    result = wrk_runner.run(
+        wrk, scenario, srv.url, load, payload=payload, env={**env, "BENCH_RUN_ID": run_id}
+    )
+    target = targets.TARGETS[(backend, scenario)]
+    passed, why = targets.verdict(target, result.rps, result.p99_ms, result.errors)
+    note(
+        f"{backend}: {scenario} {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+        f"p99 {result.p99_ms:.1f} ms, {result.errors} errors"
+    )
+    return Measurement(
+        backend, scenario, args.connections, result, target.describe(), passed, why, facts
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        wrk = wrk_runner.find_wrk()
+    except wrk_runner.WrkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    run_id = secrets.token_hex(4)
+    started = datetime.now(UTC)
+    measurements: list[Measurement] = []
+    try:
+        for backend in backends:
+            run_backend(backend, args, wrk, run_id, measurements)
+    except (
+        PostgresUnavailable,
+        server.ServerError,
+        wrk_runner.WrkError,
+        workload.PreflightError,
+    ) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: everything started was stopped", file=sys.stderr)
+        return 130
+    finally:
+        if measurements:
+            _finish(args, run_id, started, measurements)
+    return 0 if all(m.passed for m in measurements) else 1
+
+
+def _finish(
+    args: argparse.Namespace, run_id: str, started: datetime, measurements: list[Measurement]
+) -> None:
+    run: dict[str, Any] = {
+        "run_id": run_id,
+        "started_at": started.isoformat(),
+        "commit": _git_commit(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average": os.getloadavg(),
+        },
+        "settings": {
+            key: value
+            for key, value in vars(args).items()
+            if key not in {"cache_dir", "results_dir"}
+        },
+    }
+    title = (
+        f"Pressline benchmark: {args.orders:,} orders, {args.duration} s per scenario, "
+        f"{os.cpu_count()} CPUs shared by server and wrk"
+    )
+    report.table(measurements, title)
+    if args.connections != targets.TARGET_CONNECTIONS:
+        note(f"targets are stated for {targets.TARGET_CONNECTIONS} connections")
+    path = report.write_json(args.results_dir, run, measurements)
+    note(f"results written to {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
