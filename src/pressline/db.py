@@ -18,16 +18,17 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeAlias, TypeVar
 
-import anyio
 import orjson
 from sqlalchemy import Connection, DateTime, Engine, MetaData, Row, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from pressline.errors import DomainError
@@ -87,9 +88,7 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
     sa_url = make_url(url)
     common: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if sa_url.get_backend_name() != "sqlite":
-        write = create_engine(
-            url, pool_size=pool_size + 2, max_overflow=4, pool_pre_ping=True, **common
-        )
+        write = create_engine(url, pool_size=pool_size + 2, max_overflow=4, **common)
         event.listen(write, "connect", _postgresql_session)
         return write.execution_options(isolation_level="AUTOCOMMIT"), write
     if sa_url.database and sa_url.database != ":memory:":
@@ -195,6 +194,7 @@ class BatchWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
+        reconnected = False
         while batch:
             results: list[Any] = []
             failed_at: int | None = None
@@ -213,6 +213,11 @@ class BatchWriter:
                     for job in batch:
                         job.settle(error=exc)
                     return
+                if failure is not None and _disconnected(failure) and not reconnected:
+                    # The server dropped the connection mid-batch, before COMMIT: nothing
+                    # was written, so the whole batch runs again on a fresh connection.
+                    reconnected = True
+                    continue
                 if not isinstance(failure, DomainError):
                     log.error("write job failed", exc_info=failure)
                 batch[failed_at].settle(error=failure)
@@ -223,25 +228,39 @@ class BatchWriter:
             return
 
 
+def _disconnected(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 class Database:
-    """The async edge's handle on the database: threaded reads, one batching writer."""
+    """The async edge's handle on the database: reads off the loop, one batching writer."""
 
     def __init__(self, url: str, *, batch_max: int = 64, read_pool_size: int = 8) -> None:
         self.url = url
         self.read_engine, self.write_engine = create_engines(url, pool_size=read_pool_size)
-        self._limiter = anyio.CapacityLimiter(read_pool_size)
         self._writer = BatchWriter(self.write_engine, batch_max=batch_max)
         # An indexed read of a local SQLite file takes tens of microseconds: cheaper on
         # the event loop than a hop to a thread, which under load costs far more in GIL
-        # hand-offs. PostgreSQL reads wait on the network, so they go to threads.
-        self._inline_reads = self.read_engine.dialect.name == "sqlite"
+        # hand-offs. PostgreSQL reads wait on the network, so they go to our own pool,
+        # which close() shuts down (a process never waits on idle reader threads).
+        self._readers: ThreadPoolExecutor | None = None
+        if self.read_engine.dialect.name != "sqlite":
+            self._readers = ThreadPoolExecutor(read_pool_size, thread_name_prefix="pressline-read")
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        if self._inline_reads:
+        if self._readers is None:
             return self._read_sync(fn)
-        return await anyio.to_thread.run_sync(self._read_sync, fn, limiter=self._limiter)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_sync, fn)
 
     def _read_sync(self, fn: Callable[[Connection], T]) -> T:
+        # No pre-ping (a round trip per read): a connection the server dropped is found
+        # by the read itself, the pool discards it, and the read runs once more.
+        try:
+            with self.read_engine.connect() as conn:
+                return fn(conn)
+        except DBAPIError as exc:
+            if not _disconnected(exc):
+                raise
         with self.read_engine.connect() as conn:
             return fn(conn)
 
@@ -256,5 +275,7 @@ class Database:
 
     def close(self) -> None:
         self._writer.close()
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
         self.read_engine.dispose()
         self.write_engine.dispose()

@@ -1,0 +1,143 @@
+"""The database handle survives dropped connections, shuts down cleanly, and plans well."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, create_engine, text
+
+from pressline.db import Database
+from pressline.migrate import upgrade
+from pressline.orders.repository import search_orders
+from tests.support.pg_fixtures import postgres_url
+from tests.support.pgcluster import PostgresCluster
+
+
+@pytest.fixture
+def pg_database(postgres_cluster: PostgresCluster) -> Iterator[Database]:
+    db = Database(postgres_url(postgres_cluster, f"resilience_{uuid.uuid4().hex[:8]}"))
+    upgrade(db.write_engine)
+    yield db
+    db.close()
+
+
+def _drop_every_other_session(url: str) -> int:
+    """Terminate this database's other sessions, as a server restart or failover would."""
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        dropped = conn.execute(
+            text(f"SELECT count(pg_terminate_backend(pid)) {others}")
+        ).scalar_one()
+        # pg_terminate_backend only signals: wait (bounded) until those sessions are gone.
+        for _ in range(100):
+            if conn.execute(text(f"SELECT count(*) {others}")).scalar_one() == 0:
+                break
+            time.sleep(0.05)
+    engine.dispose()
+    return int(dropped)
+
+
+def _backend_pid(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _insert_customer(conn: Connection) -> str:
+    reference = f"c-{uuid.uuid4().hex[:8]}"
+    conn.execute(
+        text(
+            "INSERT INTO customers (id, reference_id, name, created_at) VALUES (:i, :r, :r, now())"
+        ),
+        {"i": uuid.uuid4(), "r": reference},
+    )
+    return reference
+
+
+@pytest.mark.postgres
+def test_a_read_after_the_server_dropped_its_connection_succeeds(pg_database: Database) -> None:
+    async def scenario() -> tuple[int, int]:
+        before = await pg_database.read(_backend_pid)
+        assert _drop_every_other_session(pg_database.url) >= 1
+        return before, await pg_database.read(_backend_pid)
+
+    before, after = asyncio.run(scenario())
+    assert before != after  # a fresh connection answered
+
+
+@pytest.mark.postgres
+def test_a_write_after_the_server_dropped_its_connection_is_committed(
+    pg_database: Database,
+) -> None:
+    async def scenario() -> str:
+        await pg_database.write(_backend_pid)  # the writer now holds a pooled connection
+        assert _drop_every_other_session(pg_database.url) >= 1
+        return await pg_database.write(_insert_customer)
+
+    reference = asyncio.run(scenario())
+    engine = create_engine(pg_database.url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM customers WHERE reference_id = :r"), {"r": reference}
+        ).scalar_one()
+    engine.dispose()
+    assert stored == 1
+
+
+@pytest.mark.postgres
+def test_closing_the_database_leaves_no_reader_threads(postgres_cluster: PostgresCluster) -> None:
+    before = set(threading.enumerate())
+    db = Database(postgres_url(postgres_cluster, f"threads_{uuid.uuid4().hex[:8]}"))
+
+    async def many_reads() -> None:
+        await asyncio.gather(*(db.read(_backend_pid) for _ in range(20)))
+
+    asyncio.run(many_reads())
+    started = [t.name for t in set(threading.enumerate()) - before]
+    assert any(name.startswith("pressline-read") for name in started)
+    db.close()
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "ranges", "index"),
+    [
+        ({"countries": ["ZW"]}, 1, "ix_orders_customer_country"),
+        ({"fulfillment_statuses": ["failed", "on_hold"]}, 2, "ix_orders_customer_fulfillment"),
+        (
+            {"financial_statuses": ["refunded"], "countries": ["US"]},
+            1,
+            "ix_orders_customer_financial",
+        ),
+        ({"references": ["a", "b"], "fulfillment_statuses": ["created"]}, 2, "orders_2"),
+    ],
+)
+def test_a_list_filter_is_searched_one_index_range_per_value(
+    tmp_path: Path, filters: dict[str, list[str]], ranges: int, index: str
+) -> None:
+    """Without statistics SQLite would walk every order of the customer newest first."""
+    db = Database(f"sqlite:///{tmp_path / 'plans.db'}")
+    upgrade(db.write_engine)
+    executed: list[str] = []
+    arguments: dict[str, Any] = {
+        "fulfillment_statuses": [], "financial_statuses": [], "references": [], "countries": [],
+        "start": None, "end": None, "limit": 50, "offset": 0, **filters,
+    }  # fmt: skip
+    with db.read_engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        raw.set_trace_callback(executed.append)  # the statement with its values filled in
+        search_orders(conn, uuid.uuid4(), **arguments)
+        raw.set_trace_callback(None)
+        plan = [str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {executed[-1]}")]
+    db.close()
+    scans = [step for step in plan if step.startswith(("SEARCH orders", "SCAN orders"))]
+    assert len(scans) == ranges, plan
+    assert all(index in step for step in scans), plan
