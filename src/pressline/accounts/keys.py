@@ -27,6 +27,15 @@ class NewKey:
         return f"{self.key}:{self.secret}"
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presents: the key, its secret, and the connector prefix it called."""
+
+    key: str
+    secret: str
+    prefix: str
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

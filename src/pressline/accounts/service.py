@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,8 @@ from pressline.errors import (
     FieldError,
     ValidationFailed,
 )
+
+T = TypeVar("T")
 
 PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -135,3 +139,20 @@ def check_key(record: KeyRecord | None, *, secret: str, prefix: str, now: dateti
     ):
         raise AuthenticationFailed()
     return record.principal
+
+
+def authenticate(conn: Connection, *, credentials: keys.Credentials, now: datetime) -> Principal:
+    """Look up and check the presented key."""
+    record = repository.find_key(conn, credentials.key)
+    return check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
+
+
+def as_caller(
+    conn: Connection,
+    *,
+    credentials: keys.Credentials,
+    now: datetime,
+    operation: Callable[..., T],
+) -> T:
+    """Authenticate and run ``operation(conn, principal=…)`` in one database call."""
+    return operation(conn, principal=authenticate(conn, credentials=credentials, now=now))

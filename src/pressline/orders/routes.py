@@ -5,6 +5,7 @@ HTTP only: parse, call the service, shape the response. Routes hold no SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -12,8 +13,11 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
+from pressline.accounts import service as accounts
+from pressline.accounts.keys import Credentials
 from pressline.db import utcnow
-from pressline.deps import CallerDep, DatabaseDep
+from pressline.deps import CallerDep, CredentialsDep, DatabaseDep, get_caller
+from pressline.errors import DomainError
 from pressline.orders import read_schemas as out
 from pressline.orders import service
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
@@ -117,12 +121,20 @@ async def submit_order(request: Request, db: DatabaseDep, caller: CallerDep) -> 
     responses=_errors(400, 413, 415),
     openapi_extra=_body("OrderSearch"),
 )
-async def search_orders(request: Request, db: DatabaseDep, caller: CallerDep) -> Response:
+async def search_orders(request: Request, db: DatabaseDep, credentials: CredentialsDep) -> Response:
     """The caller's orders matching every given filter, newest first."""
-    search = await parse_json(request, OrderSearch)
-    return json_response(
-        await db.read(partial(service.search_orders, principal=caller, search=search))
-    )
+    try:
+        search = await parse_json(request, OrderSearch)
+    except DomainError:
+        # A bad body from an unknown caller is still a 401: authentication comes first.
+        await get_caller(db, credentials)
+        raise
+    operation = partial(service.search_orders, search=search)
+    return json_response(await db.read(_as_caller(credentials, operation)))
+
+
+def _as_caller(credentials: Credentials, operation: Callable[..., Any]) -> Callable[..., Any]:
+    return partial(accounts.as_caller, credentials=credentials, now=utcnow(), operation=operation)
 
 
 @router.get(
@@ -131,11 +143,10 @@ async def search_orders(request: Request, db: DatabaseDep, caller: CallerDep) ->
     response_model=out.OrderRead,
     responses=_errors(400, 404, 405),
 )
-async def get_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> Response:
+async def get_order(order_key: OrderKey, db: DatabaseDep, credentials: CredentialsDep) -> Response:
     """The order in full, by Pressline id or by orderReferenceId."""
-    return json_response(
-        await db.read(partial(service.get_order, principal=caller, order_key=order_key))
-    )
+    operation = partial(service.get_order, order_key=order_key)
+    return json_response(await db.read(_as_caller(credentials, operation)))
 
 
 @router.post(
