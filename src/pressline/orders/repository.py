@@ -32,6 +32,7 @@ from pressline.orders.tables import order_items, orders
 OrderRow = AnyRow
 _SECOND = timedelta(seconds=1)
 
+# views.summary_view unpacks rows of these columns by position: keep the two in step.
 _SUMMARY_COLUMNS = (
     orders.c.id,
     orders.c.order_reference_id,
