@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from pressline import __version__, web
 from pressline.config import Settings, get_settings
 from pressline.db import Database
+from pressline.deps import API_KEY_SCHEME
 from pressline.errors import DomainError
 from pressline.middleware import EdgeMiddleware
 from pressline.orders import read_schemas as out
@@ -108,10 +109,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(definitions["$defs"])
-    # FastAPI documents 422 for parameter errors; Pressline answers them with 400 ErrorBody.
-    for operations in schema.get("paths", {}).values():
+    schema["components"]["securitySchemes"] = API_KEY_SCHEME
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
+            # FastAPI documents 422 for parameter errors; Pressline answers them with 400.
             operation.get("responses", {}).pop("422", None)
+            if path.startswith("/api/"):
+                operation["security"] = [{name: []} for name in API_KEY_SCHEME]
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     app.openapi_schema = schema

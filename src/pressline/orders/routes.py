@@ -9,14 +9,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from pressline.accounts import service as accounts
 from pressline.accounts.keys import Credentials
 from pressline.db import utcnow
-from pressline.deps import CallerDep, CredentialsDep, DatabaseDep, get_caller
+from pressline.deps import CredentialsDep, database, get_caller
 from pressline.errors import DomainError
 from pressline.orders import read_schemas as out
 from pressline.orders import service
@@ -44,18 +44,10 @@ class OrderKeyConvertor(Convertor[str]):
 register_url_convertor("order_key", OrderKeyConvertor())
 
 
-async def _connector_prefix(
-    prefix: Annotated[str, Path(description="Your connector's URL prefix.")],
-) -> None:
-    """Declares ``{prefix}`` in OpenAPI; the auth dependency checks it against the key.
+router = APIRouter(prefix="/api/{prefix}", tags=["orders"])
 
-    async on purpose: FastAPI runs plain-def dependencies on a worker thread."""
-
-
-router = APIRouter(
-    prefix="/api/{prefix}", tags=["orders"], dependencies=[Depends(_connector_prefix)]
-)
-
+#: Declared on every route so OpenAPI documents it; the key check compares it.
+Prefix = Annotated[str, Path(description="Your connector's URL prefix.")]
 OrderKey = Annotated[
     str,
     Path(
@@ -107,11 +99,13 @@ def _body(schema: str) -> dict[str, Any]:
     responses=_errors(400, 409, 413, 415),
     openapi_extra=_body("OrderCreate"),
 )
-async def submit_order(request: Request, db: DatabaseDep, caller: CallerDep) -> Response:
+async def submit_order(request: Request, prefix: Prefix, credentials: CredentialsDep) -> Response:
     """Submit an order in a single request. The reply is sent after the order is stored."""
+    caller = await get_caller(request, credentials)
     order = await parse_json(request, OrderCreate)
     prepared = service.prepare_order(caller, order, now=utcnow())
-    return json_response(await db.write(partial(service.submit_order, prepared=prepared)))
+    write = partial(service.submit_order, prepared=prepared)
+    return json_response(await database(request).write(write))
 
 
 @router.post(
@@ -121,16 +115,16 @@ async def submit_order(request: Request, db: DatabaseDep, caller: CallerDep) -> 
     responses=_errors(400, 413, 415),
     openapi_extra=_body("OrderSearch"),
 )
-async def search_orders(request: Request, db: DatabaseDep, credentials: CredentialsDep) -> Response:
+async def search_orders(request: Request, prefix: Prefix, credentials: CredentialsDep) -> Response:
     """The caller's orders matching every given filter, newest first."""
     try:
         search = await parse_json(request, OrderSearch)
     except DomainError:
         # A bad body from an unknown caller is still a 401: authentication comes first.
-        await get_caller(db, credentials)
+        await get_caller(request, credentials)
         raise
     operation = partial(service.search_orders, search=search)
-    return json_response(await db.read(_as_caller(credentials, operation)))
+    return json_response(await database(request).read(_as_caller(credentials, operation)))
 
 
 def _as_caller(credentials: Credentials, operation: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,10 +137,12 @@ def _as_caller(credentials: Credentials, operation: Callable[..., Any]) -> Calla
     response_model=out.OrderRead,
     responses=_errors(400, 404, 405),
 )
-async def get_order(order_key: OrderKey, db: DatabaseDep, credentials: CredentialsDep) -> Response:
+async def get_order(
+    request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
+) -> Response:
     """The order in full, by Pressline id or by orderReferenceId."""
     operation = partial(service.get_order, order_key=order_key)
-    return json_response(await db.read(_as_caller(credentials, operation)))
+    return json_response(await database(request).read(_as_caller(credentials, operation)))
 
 
 @router.post(
@@ -155,9 +151,12 @@ async def get_order(order_key: OrderKey, db: DatabaseDep, credentials: Credentia
     response_model=out.CancelResult,
     responses=_errors(400, 404, 409),
 )
-async def cancel_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) -> Response:
+async def cancel_order(
+    request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
+) -> Response:
     """Stop production and shipment; possible until the order is shipped."""
-    await db.write(
+    caller = await get_caller(request, credentials)
+    await database(request).write(
         partial(service.cancel_order, principal=caller, order_key=order_key, now=utcnow())
     )
     return json_response({"code": 200, "message": "OK"})
@@ -171,12 +170,13 @@ async def cancel_order(order_key: OrderKey, db: DatabaseDep, caller: CallerDep) 
     openapi_extra=_body("ShipmentUpdate"),
 )
 async def update_shipment(
-    request: Request, order_key: OrderKey, db: DatabaseDep, caller: CallerDep
+    request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
 ) -> Response:
     """Change the shipment method, the shipping address, or both, until shipped."""
+    caller = await get_caller(request, credentials)
     change = await parse_json(request, ShipmentUpdate)
     return json_response(
-        await db.write(
+        await database(request).write(
             partial(
                 service.update_shipment,
                 principal=caller,
