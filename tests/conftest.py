@@ -29,6 +29,18 @@ pytest_plugins = ["tests.support.pg_fixtures"]
 
 BACKENDS = ["sqlite", "postgres"]
 
+#: A valid address other than the seed examples' (for changes and country filters).
+GB_ADDRESS = {
+    "country": "GB",
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "addressLine1": "12 St James's Square",
+    "city": "London",
+    "postCode": "SW1Y 4JH",
+    "email": "ada@example.org",
+    "phone": "+44 20 7946 0958",
+}
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -20,20 +20,11 @@ from pressline.config import get_settings
 from pressline.db import Database, utcnow
 from pressline.orders import service
 from pressline.orders.statuses import FulfillmentStatus
-from tests.conftest import Caller, order_body
+from tests.conftest import GB_ADDRESS, Caller, order_body
 
 SHIPPED_OR_LATER = ["shipped", "in_transit", "delivered", "returned"]
 
-NEW_ADDRESS = {
-    "country": "GB",
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "addressLine1": "12 St James's Square",
-    "city": "London",
-    "postCode": "SW1Y 4JH",
-    "email": "ada@example.org",
-    "phone": "+44 20 7946 0958",
-}
+NEW_ADDRESS = GB_ADDRESS
 
 
 def operator_sets_status(database: Database, caller: Caller, order_key: str, status: str) -> None:

@@ -21,21 +21,11 @@ from pressline.db import Database
 from pressline.orders import examples, service
 from pressline.orders.schemas import OrderCreate
 from pressline.orders.statuses import FulfillmentStatus
-from tests.conftest import Caller, new_caller, order_body
+from tests.conftest import GB_ADDRESS, Caller, new_caller, order_body
 
 BASE = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 SUMMARY_FIELDS = set(examples.SEARCH_RESPONSE["orders"][0])
 
-GB_ADDRESS = {
-    "country": "GB",
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "addressLine1": "12 St James's Square",
-    "city": "London",
-    "postCode": "SW1Y 4JH",
-    "email": "ada@example.org",
-    "phone": "+44 20 7946 0958",
-}
 DE_ADDRESS = {**GB_ADDRESS, "country": "DE", "city": "Berlin", "postCode": "10115"}
 DE_ADDRESS["phone"] = "+49 30 901820"
 
