@@ -58,7 +58,8 @@ def test_base_url_is_what_customers_are_told(
     assert Settings(host=host, port=port, public_url=public_url).base_url() == expected
 
 
-def test_the_embedded_default_is_sqlite_under_var() -> None:
+def test_the_embedded_default_is_sqlite_under_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRESSLINE_DATABASE_URL", raising=False)
     settings = Settings()
     assert settings.is_sqlite
     assert settings.database_url == "sqlite:///var/pressline.db"

@@ -134,8 +134,12 @@ def lock_order(conn: Connection, customer_id: uuid.UUID, order_key: str) -> Orde
     return _pick(conn.execute(_LOCK[by_id], params).all(), order_key)
 
 
-def update_order(conn: Connection, order_id: uuid.UUID, **values: Any) -> None:
-    conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+def update_order(conn: Connection, order_id: uuid.UUID, **values: Any) -> OrderRow:
+    """Change the order's columns; the row as it now is (RETURNING: no second read)."""
+    updated: OrderRow = conn.execute(
+        update(orders).where(orders.c.id == order_id).values(**values).returning(*orders.c)
+    ).one()
+    return updated
 
 
 def set_item_statuses(conn: Connection, order_id: uuid.UUID, status: str) -> None:

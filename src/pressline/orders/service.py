@@ -162,8 +162,7 @@ def update_shipment(
         values["shipment_method_uid"] = change.shipment_method_uid
     if change.shipping_address is not None:
         values.update(_address_columns(change.shipping_address))
-    repository.update_order(conn, row.id, **values)
-    updated = _locked(conn, principal, str(row.id))
+    updated = repository.update_order(conn, row.id, **values)
     return {
         "shippingAddress": views.address_view(updated),
         "shipment": views.shipment_summary_view(updated),
