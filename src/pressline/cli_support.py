@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pressline.config import get_settings
 from pressline.db import Database
-from pressline.errors import DomainError
+from pressline.errors import DomainError, InvalidReferenceFile, ValidationFailed
 
 console = Console()
 err_console = Console(stderr=True)
@@ -62,6 +62,12 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             err_console.print(
                 f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True
             )
+            listed = isinstance(exc, InvalidReferenceFile) or (
+                isinstance(exc, ValidationFailed) and len(exc.errors) > 1
+            )
+            if listed:
+                for item in exc.field_errors:
+                    err_console.print(f"  - {escape(item.message)}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper

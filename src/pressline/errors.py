@@ -5,7 +5,8 @@ status and error ``type``. The tree::
 
     DomainError
     ├── ValidationFailed            one or more bad fields (each a FieldError)
-    │   └── MalformedBody           not JSON, too deep, wrong encoding
+    │   ├── MalformedBody           not JSON, too deep, wrong encoding
+    │   └── InvalidReferenceFile    an operator's reference file, errors by line
     ├── AuthenticationFailed        any API-key problem, one message for all
     ├── HttpsRequired               a plain-HTTP request
     ├── NotFound
@@ -194,3 +195,13 @@ class BodyTooLarge(DomainError):
 class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
     default_message = "Send the request body as JSON with 'Content-Type: application/json'."
+
+
+class InvalidReferenceFile(ValidationFailed):
+    """An operator's catalog, shipping, rates or customer-products file with problems."""
+
+    code = "invalid_reference_file"
+
+    def __init__(self, source: str, errors: list[FieldError]) -> None:
+        count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
+        super().__init__(errors, summary=f"{source} was not imported ({count}); nothing changed.")

@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect
 
 import pressline.accounts.tables
+import pressline.catalog.tables
 import pressline.orders.tables  # noqa: F401  (register every table on the metadata)
 from pressline.accounts import service as accounts
 from pressline.db import create_engines, metadata, utcnow

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import pressline.accounts.tables
+import pressline.catalog.tables
 import pressline.orders.tables  # noqa: F401  (registers the tables on the metadata)
 from pressline.db import metadata
 

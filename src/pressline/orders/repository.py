@@ -142,6 +142,16 @@ def update_order(conn: Connection, order_id: uuid.UUID, **values: Any) -> OrderR
     return updated
 
 
+_ITEMS_OF = (
+    select(order_items).where(order_items.c.order_id == bindparam("order_id"))
+    .order_by(order_items.c.position)
+)  # fmt: skip
+
+
+def items_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
+    return list(conn.execute(_ITEMS_OF, {"order_id": order_id}))
+
+
 def set_item_statuses(conn: Connection, order_id: uuid.UUID, status: str) -> None:
     conn.execute(
         update(order_items)

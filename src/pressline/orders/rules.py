@@ -25,3 +25,9 @@ def can_cancel(status: FulfillmentStatus) -> bool:
 def can_update_shipment(status: FulfillmentStatus) -> bool:
     """Shipment changes are possible until shipped, and never on a canceled order."""
     return status not in SHIPPED_OR_LATER and status is not FulfillmentStatus.CANCELED
+
+
+def refused_statuses() -> tuple[FulfillmentStatus, FinancialStatus]:
+    """An order refused at intake is ``failed`` and nothing is charged (seed 000's
+    cross-border example: ``failed`` / ``canceled``)."""
+    return FulfillmentStatus.FAILED, FinancialStatus.CANCELED

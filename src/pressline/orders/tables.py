@@ -48,6 +48,11 @@ orders = Table(
     Column("shipment_id", Uuid, nullable=False),
     Column("shipping_address", JSON, nullable=False),
     Column("metadata", JSON, nullable=False),
+    # Routing, shipment and price as chosen at submit (or at the last shipment update),
+    # kept as the documents Get Order shows (docs/adr/0008).
+    Column("fulfillment_facility_id", String(36)),
+    Column("shipment", JSON),
+    Column("receipt", JSON),
     Column("refusal_reason_code", String(64)),
     Column("refusal_reason", Text),
     Column("refusal_reason_details", Text),
@@ -81,6 +86,8 @@ order_items = Table(
     Column("quantity", Integer, nullable=False),
     Column("retail_price_incl_vat", Numeric(16, 4)),
     Column("fulfillment_status", String(32), nullable=False),
+    # The catalog's answer for this item: finalProductUid, names, attributes, weight, price.
+    Column("product", JSON),
     Column("files", JSON, nullable=False),
     Column("metadata", JSON, nullable=False),
     UniqueConstraint("order_id", "position"),
