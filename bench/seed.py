@@ -30,6 +30,7 @@ import phonenumbers
 from bench.report import note
 from pressline.accounts import service as accounts
 from pressline.accounts.repository import Principal
+from pressline.catalog.service import starter_reference
 from pressline.db import Database
 from pressline.orders import examples
 from pressline.orders.schemas import OrderCreate
@@ -111,7 +112,9 @@ def _template(country: str, principal: Principal, now: datetime) -> PreparedOrde
     body["shippingAddress"].update(
         country=country, city=city, postCode=post_code, state=state, phone=phone
     )
-    return prepare_order(principal, OrderCreate.model_validate(body), now=now)
+    return prepare_order(
+        principal, OrderCreate.model_validate(body), now=now, reference=starter_reference()
+    )
 
 
 def _create_customers(db: Database, now: datetime) -> list[Principal]:

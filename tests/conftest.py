@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from pressline.accounts import service as accounts
 from pressline.app import create_app
+from pressline.catalog import service as catalog
 from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
@@ -126,6 +127,23 @@ def caller(client: TestClient, database: Database) -> Caller:
 @pytest.fixture
 def other_caller(client: TestClient, database: Database) -> Caller:
     return new_caller(client, database)
+
+
+@pytest.fixture
+def shop_caller(client: TestClient, database: Database) -> Caller:
+    """A customer with the example customer products (the seed guide's Business Card)."""
+    shop = new_caller(client, database)
+    text = catalog.example_customer_products()
+    with database.transaction() as conn:
+        catalog.import_customer_products(
+            conn,
+            customer_reference_id=shop.customer_reference_id,
+            text=text,
+            source="example",
+            now=utcnow(),
+        )
+    client.app.state.reference.refresh()  # type: ignore[attr-defined]
+    return shop
 
 
 def order_body(reference: str | None = None, **changes: Any) -> dict[str, Any]:

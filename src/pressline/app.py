@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from pressline import __version__, web
+from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database
 from pressline.deps import API_KEY_SCHEME
@@ -42,6 +43,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     out.OrderPage,
     out.CancelResult,
     out.ShipmentUpdated,
+    out.OrderQuote,
+    out.ShipmentMethodList,
     out.ErrorBody,
 )
 
@@ -58,10 +61,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             read_pool_size=settings.read_pool_size,
         )
         app.state.db = db
+        if database is None:
+            app.state.reference = catalog.open_store(
+                db, interval=settings.reference_refresh_seconds
+            )
+            app.state.reference.start()
         try:
             yield
         finally:
             if database is None:
+                app.state.reference.stop()
                 db.close()
 
     app = FastAPI(
@@ -73,7 +82,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         redirect_slashes=False,
     )
     if database is not None:
+        # Tests share one handle; they refresh reference data themselves.
         app.state.db = database
+        app.state.reference = catalog.open_store(database)
     app.include_router(orders_router)
     app.add_exception_handler(DomainError, web.on_domain_error)
     app.add_exception_handler(RequestValidationError, web.on_request_validation)

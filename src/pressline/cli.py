@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from pressline import server
 from pressline.accounts.cli import connectors, customers, endpoint_urls, keys
+from pressline.catalog.cli import customer_products, reference_app
 from pressline.cli_support import console, err_console
 from pressline.config import get_settings
 from pressline.db import Database
@@ -28,6 +29,9 @@ app.add_typer(customers, name="customers")
 app.add_typer(connectors, name="connectors")
 app.add_typer(keys, name="keys")
 app.add_typer(orders, name="orders")
+for _kind in ("catalog", "shipping", "rates"):
+    app.add_typer(reference_app(_kind), name=_kind)
+app.add_typer(customer_products, name="customer-products")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from pressline.accounts import repository as accounts
 from pressline.accounts.keys import parse_header
 from pressline.accounts.repository import Principal
+from pressline.catalog.service import starter_reference
 from pressline.db import Database
 from pressline.orders import examples, service
 from pressline.orders.schemas import OrderCreate
@@ -39,6 +40,9 @@ PLAN: dict[str, tuple[int, dict[str, str] | None, str, str]] = {
     "gb_delivered": (5, GB_ADDRESS, "delivered", "order"),
     "us_printed": (6, None, "printed", "order"),
 }
+
+
+STARTER = starter_reference()
 
 
 @dataclass
@@ -64,7 +68,9 @@ def principal_of(database: Database, caller: Caller) -> Principal:
 
 
 def store(database: Database, principal: Principal, body: dict[str, Any], at: datetime) -> str:
-    prepared = service.prepare_order(principal, OrderCreate.model_validate(body), now=at)
+    prepared = service.prepare_order(
+        principal, OrderCreate.model_validate(body), now=at, reference=STARTER
+    )
     with database.transaction() as conn:
         created = service.submit_order(conn, prepared=prepared)
     order_id: str = created["id"]
@@ -178,7 +184,8 @@ def test_summary_fields_and_total_rules(shop: Shop) -> None:
         "draft",
         None,
     )
-    assert order["totalInclVat"] is None  # not priced yet: honestly unknown
+    priced = shop.caller.get(shop.ids["us_created"]).json()["receipts"][0]["totalInclVat"]
+    assert order["totalInclVat"] == f"{priced:.2f}" != "0.00"
     assert (order["firstName"], order["lastName"], order["country"]) == ("John", "Doe", "US")
     assert (draft["firstName"], draft["country"]) == ("Ada", "GB")
     assert order["createdAt"] == at(0)

@@ -246,7 +246,7 @@ def test_commands_on_an_unmigrated_database_fail_with_one_line(
     assert "pressline migrate" in error
 
 
-def test_openapi_writes_the_document_with_the_five_operations(tmp_path: Path) -> None:
+def test_openapi_writes_the_document_with_every_order_operation(tmp_path: Path) -> None:
     target = tmp_path / "openapi.json"
     env = server_env(PRESSLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'unused.db'}")
     done = subprocess.run(
@@ -261,6 +261,8 @@ def test_openapi_writes_the_document_with_the_five_operations(tmp_path: Path) ->
         ("get", "/api/{prefix}/{orderId}"),
         ("put", "/api/{prefix}/{orderId}"),
         ("post", "/api/{prefix}/{orderId}/cancel"),
+        ("post", "/api/{prefix}/quote"),
+        ("get", "/api/{prefix}/shipment-methods"),
     }
     assert not (tmp_path / "unused.db").exists()
 

@@ -98,7 +98,7 @@ def test_https_round_trip_submit_get_search_update_cancel(server: Server) -> Non
         )
         assert [o["id"] for o in found.json()["orders"]] == [order_id]
 
-        change = examples.UPDATE_SHIPMENT_REQUEST
+        change = examples.UPDATE_SHIPMENT["guide_both"]
         updated = client.put(f"/api/sandbox/{order_id}", json=change, headers=headers)
         assert updated.status_code == 200, updated.text
         assert (

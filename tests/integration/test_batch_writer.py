@@ -20,6 +20,7 @@ from sqlalchemy import Connection, create_engine, func, select, text
 
 from pressline.accounts import service as accounts
 from pressline.accounts.repository import Principal, find_key
+from pressline.catalog.service import starter_reference
 from pressline.db import Database, utcnow
 from pressline.errors import DuplicateOrderReference
 from pressline.orders import examples, repository, service
@@ -28,6 +29,9 @@ from pressline.orders.tables import order_items, orders
 from tests.support.pg_fixtures import postgres_url
 
 Job = Callable[[Connection], Any]
+
+
+STARTER = starter_reference()
 
 
 @pytest.fixture
@@ -49,7 +53,9 @@ def principal(database: Database) -> Principal:
 
 def prepared(principal: Principal, reference: str | None = None) -> service.PreparedOrder:
     body = {**examples.SUBMIT["guide_basic"], "orderReferenceId": reference or uuid.uuid4().hex}
-    return service.prepare_order(principal, OrderCreate.model_validate(body), now=utcnow())
+    return service.prepare_order(
+        principal, OrderCreate.model_validate(body), now=utcnow(), reference=STARTER
+    )
 
 
 def counted(calls: Counter[str], name: str, job: Job) -> Job:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,12 +151,9 @@ def check_key(record: KeyRecord | None, *, secret: str, prefix: str, now: dateti
 
 
 def authenticate(conn: Connection, *, credentials: keys.Credentials, now: datetime) -> Principal:
-    """Look up and check the presented key; remember it for the edge (``known_keys``)."""
+    """Look up and check the presented key."""
     record = repository.find_key(conn, credentials.key)
-    principal = check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
-    assert record is not None  # check_key refuses a missing record
-    known_keys.remember(credentials.key, record)
-    return principal
+    return check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
 
 
 def as_caller(
@@ -169,68 +165,3 @@ def as_caller(
 ) -> T:
     """Authenticate and run ``operation(conn, principal=…)`` in one database call."""
     return operation(conn, principal=authenticate(conn, credentials=credentials, now=now))
-
-
-@dataclass(frozen=True, slots=True)
-class KnownKey:
-    """A key that authenticated in this process: whose it is, and its rate limit."""
-
-    secret_hash: str
-    customer_reference_id: str
-    prefix: str
-    rate_limit_per_second: int | None
-    seen_at: float  # time.monotonic()
-
-
-class KnownKeys:
-    """What authentication learned about recently used keys, for the edge of this process.
-
-    The edge rate-limits and logs a request before it reaches the database, so it cannot
-    look the key up; it asks here instead. An entry is trusted only for the secret it
-    was authenticated with (its SHA-256 is kept, as in the database) and for ``ttl``
-    seconds after its last successful authentication. It never decides access:
-    every request is still authenticated against the database, so a revocation or a
-    changed rate limit takes effect at that key's next request.
-    """
-
-    def __init__(self, *, ttl: float = 300.0, max_keys: int = 100_000) -> None:
-        self._keys: dict[str, KnownKey] = {}
-        self._ttl = ttl
-        self._max_keys = max_keys
-
-    def remember(self, key: str, record: KeyRecord) -> None:
-        now = time.monotonic()
-        known = self._keys.get(key)
-        if (
-            known is not None
-            and now - known.seen_at < self._ttl / 2
-            and known.rate_limit_per_second == record.rate_limit_per_second
-            and known.secret_hash == record.secret_hash
-        ):
-            return  # fresh and unchanged: skip the allocation on the hot path
-        if known is None and len(self._keys) >= self._max_keys:
-            self._keys.clear()  # a bound, not an LRU: reached only under a key-spraying flood
-        principal = record.principal
-        self._keys[key] = KnownKey(
-            record.secret_hash,
-            principal.customer_reference_id,
-            principal.prefix,
-            record.rate_limit_per_second,
-            now,
-        )
-
-    def verified(self, key: str, secret: str) -> KnownKey | None:
-        """The key's entry if it authenticated here lately with exactly this secret."""
-        known = self._keys.get(key)
-        if known is None or time.monotonic() - known.seen_at > self._ttl:
-            return None
-        return known if keys.secret_matches(secret, known.secret_hash) else None
-
-    def forget_connector(self, prefix: str) -> None:
-        """Drop a connector's keys (after changing its limit from this process)."""
-        for key in [key for key, known in self._keys.items() if known.prefix == prefix]:
-            self._keys.pop(key, None)
-
-
-#: The process's cache (one per API process; each fills its own).
-known_keys = KnownKeys()

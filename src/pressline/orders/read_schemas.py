@@ -215,21 +215,69 @@ class ReturnAddressRead(_Read):
     company_name: str | None
 
 
+class ReceiptLineRead(_Read):
+    id: str
+    receipt_id: str
+    order_id: str
+    client_id: str
+    type: str  # product | shipment | packaging
+    reference_id: str
+    title: str
+    currency: str
+    price_base: float
+    amount: int
+    price_initial: float
+    discount: float
+    price: float
+    vat: float
+    price_incl_vat: float
+    price_plan_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class ReceiptRead(_Read):
-    """Priced receipts arrive with pricing; the list is empty until then."""
+    """The order's priced receipt; absent when no facility could make the order."""
 
     id: str
     order_id: str
     type: str
     currency: str
-    items: list[dict[str, Any]]
+    items: list[ReceiptLineRead]
     created_at: datetime
     updated_at: datetime
     receipt_number: str | None
     billing_entity: BillingEntityRead | None
+    billing_tag: str | None = None
+    transaction_type: str = "purchase"
+    products_price_initial: float = 0
+    products_price_discount: float = 0
+    products_price: float = 0
+    products_price_vat: float = 0
+    products_price_incl_vat: float = 0
+    digitization_price_initial: float = 0
+    digitization_price_discount: float = 0
+    digitization_price: float = 0
+    digitization_price_vat: float = 0
+    digitization_price_incl_vat: float = 0
+    shipping_price_initial: float = 0
+    shipping_price_discount: float = 0
+    shipping_price: float = 0
+    shipping_price_vat: float = 0
+    shipping_price_incl_vat: float = 0
+    packaging_price_initial: float = 0
+    packaging_price_discount: float = 0
+    packaging_price: float = 0
+    packaging_price_vat: float = 0
+    packaging_price_incl_vat: float = 0
+    discount: float = 0
+    discount_vat: float = 0
+    discount_incl_vat: float = 0
+    total_initial: float = 0
     total: float
     total_vat: float
     total_incl_vat: float
+    is_calculated: bool = True
 
 
 class OrderRead(_Read):
@@ -304,6 +352,73 @@ class OrderPage(_Read):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.SEARCH_RESPONSE]})
 
     orders: list[OrderSummary]
+
+
+class QuotedProduct(_Read):
+    item_reference_id: str
+    final_product_uid: str
+    product_name: str
+    quantity: int
+    unit_price: float
+    price: float
+    vat: float
+    price_incl_vat: float
+
+
+class QuotedShipmentMethod(_Read):
+    shipment_method_uid: str
+    shipment_method_name: str
+    carrier: str
+    tier: str
+    service_type: str
+    tracked: bool
+    is_cheapest: bool
+    package_count: int
+    total_weight: int
+    min_delivery_days: int
+    max_delivery_days: int
+    min_delivery_date: date
+    max_delivery_date: date
+    price: float
+    price_incl_vat: float
+    total: float
+    total_vat: float
+    total_incl_vat: float
+
+
+class OrderQuote(_Read):
+    """Quote Order response: nothing is stored. Prices are in the order's currency;
+    ``products`` are priced with the cheapest method, each method carries the order's
+    totals with it."""
+
+    order_reference_id: str
+    currency: str
+    fulfillment_facility_id: str
+    fulfillment_facility_name: str
+    fulfillment_country: str
+    retail_prices_required: bool
+    retail_prices_missing: bool
+    products: list[QuotedProduct]
+    shipment_methods: list[QuotedShipmentMethod]
+
+
+class ShipmentMethodOffer(_Read):
+    shipment_method_uid: str
+    name: str
+    carrier: str
+    tier: str
+    service_type: str
+    tracked: bool
+    min_delivery_days: int
+    max_delivery_days: int
+    origin_countries: list[str]
+
+
+class ShipmentMethodList(_Read):
+    """List Shipment Methods response."""
+
+    country: str
+    shipment_methods: list[ShipmentMethodOffer]
 
 
 class ErrorItem(BaseModel):

@@ -15,11 +15,13 @@ from starlette.responses import Response
 
 from pressline.accounts import service as accounts
 from pressline.accounts.keys import Credentials
+from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, database, get_caller
 from pressline.errors import DomainError
 from pressline.orders import read_schemas as out
 from pressline.orders import service
+from pressline.orders.fields import COUNTRY_CODES
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
 from pressline.web import json_response, parse_json
 
@@ -27,12 +29,13 @@ from pressline.web import json_response, parse_json
 class OrderKeyConvertor(Convertor[str]):
     """``{orderId}``: an id or a reference, which may contain slashes.
 
-    The URLs of the other operations are not order keys: ``…/search`` and ``…/order``
-    never read an order of that name, and ``…/x/cancel`` is the cancel action, not an
-    order named ``x/cancel``. So a wrong method there is 405 with ``Allow: POST``.
+    The URLs of the other operations are not order keys: ``…/search``, ``…/order``,
+    ``…/quote`` and ``…/shipment-methods`` never read an order of that name, and
+    ``…/x/cancel`` is the cancel action, not an order named ``x/cancel``. So a wrong
+    method there is 405 with ``Allow`` naming the operation's method.
     """
 
-    regex = r"(?!(?:search|order)\Z).+(?<!/cancel)"
+    regex = r"(?!(?:search|order|quote|shipment-methods)\Z).+(?<!/cancel)"
 
     def convert(self, value: str) -> str:
         return value
@@ -57,7 +60,12 @@ OrderKey = Annotated[
         max_length=100,
         # The same exclusions as OrderKeyConvertor: those URLs are other operations.
         json_schema_extra={
-            "not": {"anyOf": [{"enum": ["search", "order"]}, {"pattern": "/cancel$"}]}
+            "not": {
+                "anyOf": [
+                    {"enum": ["search", "order", "quote", "shipment-methods"]},
+                    {"pattern": "/cancel$"},
+                ]
+            }
         },
     ),
 ]
@@ -69,8 +77,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
         403: "Plain HTTP: this API answers only over HTTPS.",
         404: "No such order for this customer.",
-        405: "Method not allowed here: `{orderId}` is never `search`, `order` or `…/cancel`, "
-        "those URLs are the other operations'.",
+        405: "Method not allowed here: `{orderId}` is never `search`, `order`, `quote`, "
+        "`shipment-methods` or `…/cancel`, those URLs are the other operations'.",
         409: "Conflicts with the order's current state or an existing order.",
         413: "Body larger than 1 MiB.",
         415: "Body is not JSON.",
@@ -103,9 +111,54 @@ async def submit_order(request: Request, prefix: Prefix, credentials: Credential
     """Submit an order in a single request. The reply is sent after the order is stored."""
     caller = await get_caller(request, credentials)
     order = await parse_json(request, OrderCreate)
-    prepared = service.prepare_order(caller, order, now=utcnow())
+    prepared = service.prepare_order(caller, order, now=utcnow(), reference=_reference(request))
     write = partial(service.submit_order, prepared=prepared)
     return json_response(await database(request).write(write))
+
+
+@router.post(
+    "/quote",
+    summary="Quote Order",
+    response_model=out.OrderQuote,
+    responses=_errors(400, 413, 415),
+    openapi_extra=_body("OrderCreate"),
+)
+async def quote_order(request: Request, prefix: Prefix, credentials: CredentialsDep) -> Response:
+    """Price an order body and list every shipment method that can deliver it, from the
+    facility it would be routed to. Nothing is stored."""
+    caller = await get_caller(request, credentials)
+    order = await parse_json(request, OrderCreate)
+    return json_response(
+        service.quote_order(caller, order, now=utcnow(), reference=_reference(request))
+    )
+
+
+@router.get(
+    "/shipment-methods",
+    summary="List Shipment Methods",
+    response_model=out.ShipmentMethodList,
+    responses=_errors(400),
+    # Read after authentication (a bad query from an unknown caller is a 401), so the
+    # parameter is documented here rather than declared to FastAPI.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "country",
+                "in": "query",
+                "required": True,
+                "description": "Destination country (ISO 3166-1 alpha-2).",
+                "schema": {"type": "string", "enum": sorted(COUNTRY_CODES)},
+            }
+        ]
+    },
+)
+async def list_shipment_methods(
+    request: Request, prefix: Prefix, credentials: CredentialsDep
+) -> Response:
+    """The shipment methods that can reach ``country`` from any production facility."""
+    await get_caller(request, credentials)
+    country = request.query_params.get("country")
+    return json_response(service.shipment_methods(_reference(request), country=country))
 
 
 @router.post(
@@ -125,6 +178,11 @@ async def search_orders(request: Request, prefix: Prefix, credentials: Credentia
         raise
     operation = partial(service.search_orders, search=search)
     return json_response(await database(request).read(_as_caller(credentials, operation)))
+
+
+def _reference(request: Request) -> Reference:
+    store: ReferenceStore = request.app.state.reference
+    return store.current
 
 
 def _as_caller(credentials: Credentials, operation: Callable[..., Any]) -> Callable[..., Any]:
@@ -183,6 +241,7 @@ async def update_shipment(
                 order_key=order_key,
                 change=change,
                 now=utcnow(),
+                reference=_reference(request),
             )
         )
     )

@@ -10,18 +10,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from pressline.accounts.repository import Principal
+from pressline.catalog.reference import Reference
 from pressline.errors import (
     DuplicateOrderReference,
+    FieldError,
     OrderNotCancellable,
     OrderNotFound,
     ShipmentNotUpdatable,
+    ValidationFailed,
 )
-from pressline.orders import repository, rules, views
+from pressline.orders import planning, repository, rules, views
+from pressline.orders.fields import COUNTRY_CODES
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate, ShippingAddress
 from pressline.orders.statuses import (
     Channel,
@@ -47,11 +52,35 @@ def _address_columns(address: ShippingAddress) -> dict[str, Any]:
     }
 
 
-def prepare_order(principal: Principal, order: OrderCreate, *, now: datetime) -> PreparedOrder:
-    """The rows to insert for a validated order (pure: no I/O)."""
-    order_id = uuid.uuid4()
-    fulfillment, financial = rules.initial_statuses(order.order_type)
+def prepare_order(
+    principal: Principal, order: OrderCreate, *, now: datetime, reference: Reference
+) -> PreparedOrder:
+    """The rows to insert for a validated order, routed and priced (pure: no I/O)."""
+    products = planning.resolve_items(reference, principal.customer_id, order.items)
+    order_id, shipment_id = uuid.uuid4(), uuid.uuid4()
+    item_ids = [uuid.uuid4() for _ in order.items]
     is_draft = order.order_type is OrderType.DRAFT
+    plan = planning.plan_order(
+        reference,
+        products=products,
+        items=order.items,
+        item_ids=[str(item_id) for item_id in item_ids],
+        shipment_id=str(shipment_id),
+        address=order.shipping_address,
+        selector=order.shipment_method_uid,
+        currency=order.currency,
+        retail_prices=planning.has_retail_prices(
+            order.retail_currency, order.retail_shipping_price_incl_vat, order.items
+        ),
+        ordered_at=now,
+        # Drafts are priced line by line but charge nothing until converted.
+        charged=not is_draft,
+    )
+    fulfillment, financial = rules.initial_statuses(order.order_type)
+    item_status = fulfillment
+    if plan.refusal is not None:
+        fulfillment, financial = rules.refused_statuses()
+        item_status = fulfillment
     row = {
         "id": order_id,
         "customer_id": principal.customer_id,
@@ -66,19 +95,19 @@ def prepare_order(principal: Principal, order: OrderCreate, *, now: datetime) ->
         "retail_shipping_price_incl_vat": order.retail_shipping_price_incl_vat,
         "shipment_method_uid": order.shipment_method_uid,
         "items_count": len(order.items),
-        # Domain rule: a draft's total is 0.00; a real order's is unknown until priced.
-        "total_incl_vat": 0 if is_draft else None,
         "shipping_address_id": uuid.uuid4(),
-        "shipment_id": uuid.uuid4(),
+        "shipment_id": shipment_id,
         "metadata": [entry.model_dump() for entry in order.metadata],
         "created_at": now,
         "updated_at": now,
         "ordered_at": None if is_draft else now,
         **_address_columns(order.shipping_address),
+        **_plan_columns(plan, principal, order_id, now),
     }
+    line_prices = _line_prices(plan)
     items = [
         {
-            "id": uuid.uuid4(),
+            "id": item_ids[position],
             "order_id": order_id,
             "position": position,
             "item_reference_id": item.item_reference_id,
@@ -87,13 +116,56 @@ def prepare_order(principal: Principal, order: OrderCreate, *, now: datetime) ->
             "product_variant": item.product_variant,
             "quantity": item.quantity,
             "retail_price_incl_vat": item.retail_price_incl_vat,
-            "fulfillment_status": fulfillment.value,
+            "fulfillment_status": item_status.value,
+            "product": views.product_document(products[position], line_prices[position]),
             "files": [{"type": file.type.value, "url": file.url} for file in item.files],
             "metadata": [entry.model_dump() for entry in item.metadata],
         }
         for position, item in enumerate(order.items)
     ]
     return PreparedOrder(principal, row, items)
+
+
+def _line_prices(plan: planning.Plan) -> list[Decimal | None]:
+    """Each item's price excluding VAT, from its receipt line (None when unpriced)."""
+    if plan.priced is None:
+        return [None] * len(plan.products)
+    return [line.price for line in plan.priced.lines if line.type == "product"]
+
+
+def _plan_columns(
+    plan: planning.Plan,
+    principal: Principal,
+    order_id: uuid.UUID,
+    now: datetime,
+    *,
+    initial: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The order columns a plan decides: facility, shipment, receipt, total, refusal."""
+    columns: dict[str, Any] = {
+        "fulfillment_facility_id": None,
+        "shipment": None,
+        "receipt": None,
+        "total_incl_vat": None,
+        "refusal_reason_code": None,
+        "refusal_reason": None,
+        "comment": None,
+    }
+    if plan.refusal is not None:
+        columns["refusal_reason_code"] = plan.refusal.code
+        columns["refusal_reason"] = columns["comment"] = plan.refusal.reason
+    if plan.route is None or plan.receipt is None or plan.priced is None:
+        return columns
+    shipping = next(line.price for line in plan.priced.lines if line.type == "shipment")
+    columns["fulfillment_facility_id"] = plan.route.facility_id
+    columns["shipment"] = views.shipment_document(
+        plan.route, price=shipping, is_cheapest=plan.is_cheapest, initial=initial
+    )
+    columns["receipt"] = views.receipt_document(
+        plan.receipt, order_id=order_id, client_id=principal.customer_id, now=now
+    )
+    columns["total_incl_vat"] = plan.receipt.totals()["totalInclVat"]
+    return columns
 
 
 def submit_order(conn: Connection, *, prepared: PreparedOrder) -> dict[str, Any]:
@@ -144,6 +216,30 @@ def cancel_order(conn: Connection, *, principal: Principal, order_key: str, now:
     repository.set_item_statuses(conn, row.id, FulfillmentStatus.CANCELED.value)
 
 
+@dataclass(frozen=True, slots=True)
+class _StoredItem:
+    """An item as stored, naming its product by the uid the catalog resolved."""
+
+    product_uid: str | None
+    product_name: str | None
+    product_variant: dict[str, str] | None
+    quantity: int
+    retail_price_incl_vat: Decimal | None
+
+
+def _stored_items(rows: list[repository.OrderRow]) -> list[_StoredItem]:
+    return [
+        _StoredItem(
+            row.product["finalProductUid"] if row.product else row.product_uid,
+            None if row.product else row.product_name,
+            None if row.product else row.product_variant,
+            row.quantity,
+            row.retail_price_incl_vat,
+        )
+        for row in rows
+    ]
+
+
 def update_shipment(
     conn: Connection,
     *,
@@ -151,22 +247,91 @@ def update_shipment(
     order_key: str,
     change: ShipmentUpdate,
     now: datetime,
+    reference: Reference,
 ) -> dict[str, Any]:
-    """Change the shipment method and/or address until the order is shipped."""
+    """Change the shipment method and/or address until the order is shipped; routing,
+    dates and prices are worked out again, and a change nothing can deliver is refused
+    before anything is written."""
     row = _locked(conn, principal, order_key)
     status = FulfillmentStatus(row.fulfillment_status)
     if not rules.can_update_shipment(status):
         raise ShipmentNotUpdatable(status.value)
-    values: dict[str, Any] = {"updated_at": now}
-    if change.shipment_method_uid is not None:
-        values["shipment_method_uid"] = change.shipment_method_uid
-    if change.shipping_address is not None:
-        values.update(_address_columns(change.shipping_address))
+    address = change.shipping_address or ShippingAddress.model_validate(row.shipping_address)
+    selector = (
+        change.shipment_method_uid
+        if change.shipment_method_uid is not None
+        else row.shipment_method_uid
+    )
+    item_rows = repository.items_of(conn, row.id)
+    items = _stored_items(item_rows)
+    already_refused = status is FulfillmentStatus.FAILED
+    plan = planning.plan_order(
+        reference,
+        products=planning.resolve_items(reference, principal.customer_id, items),
+        items=items,
+        item_ids=[str(item.id) for item in item_rows],
+        shipment_id=str(row.shipment_id),
+        address=address,
+        selector=selector,
+        currency=row.currency,
+        retail_prices=planning.has_retail_prices(
+            row.retail_currency, row.retail_shipping_price_incl_vat, items
+        ),
+        ordered_at=now,
+        charged=row.order_type != OrderType.DRAFT.value and not already_refused,
+    )
+    if plan.refusal is not None and (plan.route is None or not already_refused):
+        param = "shippingAddress.country" if change.shipping_address else "shipmentMethodUid"
+        raise ValidationFailed([FieldError(plan.refusal.code, param, plan.refusal.reason)])
+    old = row.shipment or {}
+    initial = (old["initialMinDeliveryDate"], old["initialMaxDeliveryDate"]) if old else None
+    values: dict[str, Any] = {
+        "updated_at": now,
+        "shipment_method_uid": selector,
+        **_address_columns(address),
+        **_plan_columns(plan, principal, row.id, now, initial=initial),
+    }
+    for kept in ("refusal_reason_code", "refusal_reason", "comment"):
+        del values[kept]  # statuses do not change here, so neither does a refusal
     updated = repository.update_order(conn, row.id, **values)
     return {
         "shippingAddress": views.address_view(updated),
         "shipment": views.shipment_summary_view(updated),
     }
+
+
+def quote_order(
+    principal: Principal, order: OrderCreate, *, now: datetime, reference: Reference
+) -> dict[str, Any]:
+    """What submitting ``order`` now would give, without storing anything."""
+    products = planning.resolve_items(reference, principal.customer_id, order.items)
+    quantities = [item.quantity for item in order.items]
+    routed = planning.route_order(
+        reference, products, quantities, country=order.shipping_address.country,
+        selector=order.shipment_method_uid, ordered_at=now,
+    )  # fmt: skip
+    if isinstance(routed, planning.Refusal):
+        raise ValidationFailed([FieldError(routed.code, "items", routed.reason)])
+    item_ids = [item.item_reference_id for item in order.items]
+    receipts = [
+        planning.price(
+            reference,
+            products=products,
+            quantities=quantities,
+            item_ids=item_ids,
+            quote=quote,
+            route=routed,
+            shipment_id="shipment",
+            currency=order.currency,
+            address=order.shipping_address,
+            charged=True,
+        )
+        for quote in routed.quotes
+    ]
+    retail = planning.has_retail_prices(
+        order.retail_currency, order.retail_shipping_price_incl_vat, order.items
+    )
+    return views.quote_view(order, routed, products, receipts, retail_prices=retail)
 
 
 def search_orders(conn: Connection, *, principal: Principal, search: OrderSearch) -> dict[str, Any]:
@@ -204,3 +369,17 @@ def set_status(
     repository.set_item_statuses(conn, row.id, status.value)
     previous: str = row.fulfillment_status
     return previous
+
+
+def shipment_methods(reference: Reference, *, country: str | None) -> dict[str, Any]:
+    """Every method that can reach ``country`` from some facility."""
+    if country not in COUNTRY_CODES:
+        problem = "is required" if country is None else f"'{country}' is not a country code"
+        message = f"country {problem}: give an ISO 3166-1 alpha-2 code such as DE or US"
+        raise ValidationFailed([FieldError("invalid_country", "country", message)])
+    return {
+        "country": country,
+        "shipmentMethods": [
+            views.method_offer_view(offer) for offer in reference.shipping.methods_for(country)
+        ],
+    }

@@ -1,15 +1,21 @@
 """Rows to wire dicts in the shapes of seed 000 (documented by ``read_schemas``).
 
-Values that later capabilities compute (prices, routing, tracking, product data)
-are null or empty here, never invented.
+Product, shipment and receipt data are built once, when the order is planned, as
+the documents the order stores (``*_document``); reading an order only merges them
+in. Values no capability computes yet (tracking, previews, print jobs) are null or
+empty, never invented.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pressline.catalog.customs import crosses_customs_border
+from pressline.catalog.model import ResolvedProduct, Route, ShippingQuote
+from pressline.catalog.pricing import Receipt
 from pressline.orders.repository import OrderRow
 
 
@@ -19,6 +25,113 @@ def iso(moment: datetime | None) -> str | None:
 
 def _number(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
+
+
+def _money(value: Decimal) -> float:
+    return float(value)
+
+
+def _day(value: date) -> str:
+    return value.isoformat()
+
+
+def product_document(product: ResolvedProduct, price: Decimal | None) -> dict[str, Any]:
+    """What the catalog said about an item, stored with it (``order_items.product``)."""
+    return {
+        "finalProductUid": product.product_uid,
+        "productName": product.name,
+        "category": product.category,
+        "productCategoryUid": product.category_uid,
+        "productTypeUid": product.type_uid,
+        "productNameUid": product.name_uid,
+        "attributes": [
+            {
+                "name": a.name,
+                "title": a.title,
+                "value": a.value,
+                "formattedValue": a.formatted_value,
+            }
+            for a in product.attributes
+        ],
+        "unitWeight": product.unit_weight,
+        "price": None if price is None else _money(price),
+    }
+
+
+def shipment_document(
+    route: Route,
+    *,
+    price: Decimal | None,
+    is_cheapest: bool,
+    initial: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The routed shipment (``orders.shipment``); ``initial`` keeps the first promise."""
+    quote: ShippingQuote = route.chosen
+    earliest, latest = _day(quote.min_delivery_date), _day(quote.max_delivery_date)
+    first_min, first_max = initial or (earliest, latest)
+    return {
+        "packageCount": quote.package_count,
+        "shipmentMethodUid": quote.method_uid,
+        "shipmentMethodName": quote.method_name,
+        "isCheapest": is_cheapest,
+        "minDeliveryDays": quote.min_delivery_days,
+        "maxDeliveryDays": quote.max_delivery_days,
+        "minDeliveryDate": earliest,
+        "maxDeliveryDate": latest,
+        "totalWeight": quote.total_weight,
+        "price": None if price is None else _money(price),
+        "fulfillmentCountry": route.facility_country,
+        "fulfillmentFacilityId": route.facility_id,
+        "initialMinDeliveryDate": first_min,
+        "initialMaxDeliveryDate": first_max,
+        "serviceType": quote.service_type,
+    }
+
+
+def receipt_document(
+    receipt: Receipt, *, order_id: uuid.UUID, client_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """Seed 000's receipt for a priced order (``orders.receipt``)."""
+    receipt_id = str(uuid.uuid4())
+    stamp = iso(now)
+    common = {"receiptId": receipt_id, "orderId": str(order_id), "clientId": str(client_id)}
+    lines = [
+        {
+            "id": str(uuid.uuid4()),
+            **common,
+            "type": line.type,
+            "referenceId": line.reference_id,
+            "title": line.title,
+            "currency": receipt.currency,
+            "priceBase": _money(line.price_base),
+            "amount": line.amount,
+            "priceInitial": _money(line.price_initial),
+            "discount": _money(line.discount),
+            "price": _money(line.price),
+            "vat": _money(line.vat),
+            "priceInclVat": _money(line.price_incl_vat),
+            "pricePlanId": None,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+        }
+        for line in receipt.lines
+    ]
+    totals = {key: _money(value) for key, value in receipt.totals().items()}
+    return {
+        "id": receipt_id,
+        "orderId": str(order_id),
+        "type": "contract",
+        "currency": receipt.currency,
+        "items": lines,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "receiptNumber": None,
+        "billingEntity": None,
+        "billingTag": None,
+        "transactionType": "purchase",
+        **totals,
+        "isCalculated": True,
+    }
 
 
 def address_view(row: OrderRow) -> dict[str, Any]:
@@ -40,9 +153,16 @@ def _file_view(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_UNRESOLVED: dict[str, Any] = dict.fromkeys(
+    ("finalProductUid", "productName", "category", "productCategoryUid", "productTypeUid",
+     "productNameUid", "price"),
+) | {"attributes": []}  # fmt: skip
+
+
 def item_view(row: OrderRow) -> dict[str, Any]:
     files = [_file_view(entry) for entry in row.item_files]
     variant = row.item_product_variant or {}
+    product = row.item_product or _UNRESOLVED
     return {
         "id": str(row.item_id),
         "itemReferenceId": row.item_item_reference_id,
@@ -53,11 +173,12 @@ def item_view(row: OrderRow) -> dict[str, Any]:
         "processedFileUrl": None,
         "quantity": row.item_quantity,
         "options": [],
-        "category": None,
-        "productCategoryUid": None,
-        "productTypeUid": None,
-        "productNameUid": None,
-        "productName": row.item_product_name,
+        "category": product["category"],
+        "productCategoryUid": product["productCategoryUid"],
+        "productTypeUid": product["productTypeUid"],
+        "productNameUid": product["productNameUid"],
+        # The customer's own product name when the item used one, else the catalog's.
+        "productName": row.item_product_name or product["productName"],
         "fulfillmentStatus": row.item_fulfillment_status,
         "pageCount": None,
         "printJobs": [],
@@ -65,13 +186,13 @@ def item_view(row: OrderRow) -> dict[str, Any]:
         "previews": [],
         "designId": None,
         "productFileMimeType": None,
-        "finalProductUid": None,
+        "finalProductUid": product["finalProductUid"],
         "metadata": row.item_metadata,
         "retailPriceInclVat": _number(row.item_retail_price_incl_vat),
-        "attributes": [],
+        "attributes": product["attributes"],
         "itemReferenceName": None,
         "isIgnored": False,
-        "price": None,
+        "price": product["price"],
         "customTrim": None,
         "fileUrl": files[0]["url"] if files else None,
         "dpi": None,
@@ -82,7 +203,8 @@ def item_view(row: OrderRow) -> dict[str, Any]:
 
 
 def shipment_view(row: OrderRow) -> dict[str, Any]:
-    """Routing and carrier choice come later: until then the shipment is unresolved."""
+    """The stored routed shipment over the unresolved defaults (an order no facility
+    could make has none)."""
     return {
         "id": str(row.shipment_id),
         "orderProductId": None,
@@ -107,6 +229,7 @@ def shipment_view(row: OrderRow) -> dict[str, Any]:
         "initialMaxDeliveryDate": None,
         "serviceType": None,
         "speedType": None,
+        **(row.shipment or {}),
     }
 
 
@@ -132,7 +255,7 @@ def order_view(row: OrderRow, items: list[OrderRow], customer_reference_id: str)
         "shippingAddress": address_view(row),
         "items": [item_view(item) for item in items],
         "shipment": shipment_view(row),
-        "receipts": [],
+        "receipts": [row.receipt] if row.receipt is not None else [],
         "createdAt": iso(row.created_at),
         "refusalReason": row.refusal_reason,
         "channel": row.channel,
@@ -189,4 +312,86 @@ def summary_view(row: OrderRow, client_id: str, customer_reference_id: str) -> d
         "refusalReasonCode": refusal,
         "appServices": [],
         "customerReferenceId": customer_reference_id,
+    }
+
+
+def quote_view(
+    order: Any,
+    route: Route,
+    products: list[ResolvedProduct],
+    receipts: list[Receipt],
+    *,
+    retail_prices: bool,
+) -> dict[str, Any]:
+    """Quote response: the facility, every matching method with its totals, the products
+    priced with the cheapest method (``receipts`` follow ``route.quotes``)."""
+    cheapest = receipts[0]
+    product_lines = [line for line in cheapest.lines if line.type == "product"]
+    return {
+        "orderReferenceId": order.order_reference_id,
+        "currency": order.currency,
+        "fulfillmentFacilityId": route.facility_id,
+        "fulfillmentFacilityName": route.facility_name,
+        "fulfillmentCountry": route.facility_country,
+        # Submitting without them would store the order as failed (seed 000).
+        "retailPricesRequired": crosses_customs_border(
+            route.facility_country, order.shipping_address.country
+        ),
+        "retailPricesMissing": not retail_prices,
+        "products": [
+            {
+                "itemReferenceId": item.item_reference_id,
+                "finalProductUid": product.product_uid,
+                "productName": product.name,
+                "quantity": item.quantity,
+                "unitPrice": _money(line.price_base),
+                "price": _money(line.price),
+                "vat": _money(line.vat),
+                "priceInclVat": _money(line.price_incl_vat),
+            }
+            for item, product, line in zip(order.items, products, product_lines, strict=True)
+        ],
+        "shipmentMethods": [
+            _quote_method(quote, receipt, is_cheapest=index == 0)
+            for index, (quote, receipt) in enumerate(zip(route.quotes, receipts, strict=True))
+        ],
+    }
+
+
+def _quote_method(quote: ShippingQuote, receipt: Receipt, *, is_cheapest: bool) -> dict[str, Any]:
+    shipping = next(line for line in receipt.lines if line.type == "shipment")
+    totals = receipt.totals()
+    return {
+        "shipmentMethodUid": quote.method_uid,
+        "shipmentMethodName": quote.method_name,
+        "carrier": quote.carrier,
+        "tier": quote.tier,
+        "serviceType": quote.service_type,
+        "tracked": quote.tracked,
+        "isCheapest": is_cheapest,
+        "packageCount": quote.package_count,
+        "totalWeight": quote.total_weight,
+        "minDeliveryDays": quote.min_delivery_days,
+        "maxDeliveryDays": quote.max_delivery_days,
+        "minDeliveryDate": _day(quote.min_delivery_date),
+        "maxDeliveryDate": _day(quote.max_delivery_date),
+        "price": _money(shipping.price),
+        "priceInclVat": _money(shipping.price_incl_vat),
+        "total": _money(totals["total"]),
+        "totalVat": _money(totals["totalVat"]),
+        "totalInclVat": _money(totals["totalInclVat"]),
+    }
+
+
+def method_offer_view(offer: Any) -> dict[str, Any]:
+    return {
+        "shipmentMethodUid": offer.uid,
+        "name": offer.name,
+        "carrier": offer.carrier,
+        "tier": offer.tier,
+        "serviceType": offer.service_type,
+        "tracked": offer.tracked,
+        "minDeliveryDays": offer.min_days,
+        "maxDeliveryDays": offer.max_days,
+        "originCountries": list(offer.origin_countries),
     }

@@ -1,0 +1,230 @@
+"""How an order will be made: products, facility, shipment method, prices (pure).
+
+Submit, quote and shipment updates all ask the same questions of the in-memory
+reference data, in this order: which product is each item (catalog, or the
+customer's own product names), which single facility makes them all and how they
+travel (routing), what it costs (pricing), and whether seed 000's cross-border rule
+refuses the order. Answers the integrator must fix are ``ValidationFailed`` with the
+request's ``param``; refusals the order is stored with are a ``Refusal``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Protocol
+
+from pressline.catalog.customer_products import CustomerProductSpec, resolve_variant
+from pressline.catalog.customs import crosses_customs_border
+from pressline.catalog.model import Parcel, ResolvedProduct, Route, ShippingQuote, Unresolvable
+from pressline.catalog.pricing import ProductLine, Receipt
+from pressline.catalog.reference import Reference
+from pressline.errors import FieldError, ValidationFailed
+
+CANNOT_PRODUCE = "cannot_produce_at_single_location"
+MISSING_RETAIL_PRICES = "missing_retail_prices"
+#: Seed 000's wording for the cross-border refusal, kept verbatim for integrators who match on it.
+MISSING_RETAIL_PRICES_REASON = (
+    "Order is failing as it’s going to be cross border and product retail prices are missing."  # noqa: RUF001
+)
+
+
+class ItemLike(Protocol):
+    @property
+    def product_uid(self) -> str | None: ...
+    @property
+    def product_name(self) -> str | None: ...
+    @property
+    def product_variant(self) -> Mapping[str, str] | None: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def retail_price_incl_vat(self) -> Decimal | None: ...
+
+
+class AddressLike(Protocol):
+    @property
+    def country(self) -> str: ...
+    @property
+    def is_business(self) -> bool: ...
+    @property
+    def federal_tax_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    products: list[ResolvedProduct]
+    route: Route | None  # None when no single facility can make the order
+    receipt: Receipt | None  # what the order is charged (all zero for drafts and refusals)
+    priced: Receipt | None  # the prices shown on items and shipment (zero for refusals)
+    refusal: Refusal | None
+    is_cheapest: bool
+
+
+def resolve_items(
+    reference: Reference, customer_id: uuid.UUID, items: Sequence[ItemLike]
+) -> list[ResolvedProduct]:
+    """Every item's product, or one ``ValidationFailed`` naming each bad item."""
+    products: list[ResolvedProduct] = []
+    errors: list[FieldError] = []
+    own = reference.products_of(customer_id)
+    for index, item in enumerate(items):
+        try:
+            if item.product_uid is not None:
+                field = "productUid"
+                products.append(reference.catalog.resolve(item.product_uid))
+                continue
+            field = "productName"
+            spec = _customer_product(own, item.product_name or "")
+            field = "productVariant"
+            uid = resolve_variant(spec, item.product_variant or {})
+            field = "productName"  # the customer product points at a bad uid
+            products.append(reference.catalog.resolve(uid))
+        except Unresolvable as exc:
+            errors.append(FieldError(exc.code, f"items.{index}.{field}", exc.message))
+    if errors:
+        raise ValidationFailed(errors)
+    return products
+
+
+def _customer_product(own: Mapping[str, CustomerProductSpec], name: str) -> CustomerProductSpec:
+    spec = own.get(name)
+    if spec is None:
+        known = ", ".join(f"'{known}'" for known in sorted(own)) or "none yet"
+        raise Unresolvable(
+            "unknown_product_name",
+            f"You have no product named '{name}'. Your products: {known}.",
+        )
+    return spec
+
+
+def route_order(
+    reference: Reference,
+    products: Sequence[ResolvedProduct],
+    quantities: Sequence[int],
+    *,
+    country: str,
+    selector: str | None,
+    ordered_at: datetime,
+) -> Route | Refusal:
+    """The facility and methods for the whole order, or the refusal to store it with."""
+    parcels = [
+        Parcel(product.category_uid, product.unit_weight * quantity)
+        for product, quantity in zip(products, quantities, strict=True)
+    ]
+    try:
+        return reference.shipping.route(country, parcels, selector, ordered_at)
+    except Unresolvable as exc:
+        if exc.code == CANNOT_PRODUCE:
+            return Refusal(exc.code, exc.message)
+        raise ValidationFailed([FieldError(exc.code, "shipmentMethodUid", exc.message)]) from None
+
+
+def has_retail_prices(
+    retail_currency: str | None, shipping_retail: Decimal | None, items: Sequence[ItemLike]
+) -> bool:
+    """Seed 000: a cross-border order needs every retail price, shipping included."""
+    return (
+        retail_currency is not None
+        and shipping_retail is not None
+        and all(item.retail_price_incl_vat is not None for item in items)
+    )
+
+
+def price(
+    reference: Reference,
+    *,
+    products: Sequence[ResolvedProduct],
+    quantities: Sequence[int],
+    item_ids: Sequence[str],
+    quote: ShippingQuote,
+    route: Route,
+    shipment_id: str,
+    currency: str,
+    address: AddressLike,
+    charged: bool,
+) -> Receipt:
+    lines = [
+        ProductLine(reference_id=item_id, product=product, quantity=quantity)
+        for item_id, product, quantity in zip(item_ids, products, quantities, strict=True)
+    ]
+    try:
+        return reference.prices.price_order(
+            lines=lines,
+            shipping=quote,
+            shipment_id=shipment_id,
+            currency=currency,
+            destination_country=address.country,
+            facility_country=route.facility_country,
+            is_business=address.is_business,
+            tax_id=address.federal_tax_id,
+            charged=charged,
+        )
+    except Unresolvable as exc:
+        raise ValidationFailed([FieldError(exc.code, "currency", exc.message)]) from None
+
+
+def plan_order(
+    reference: Reference,
+    *,
+    products: list[ResolvedProduct],
+    items: Sequence[ItemLike],
+    item_ids: Sequence[str],
+    shipment_id: str,
+    address: AddressLike,
+    selector: str | None,
+    currency: str,
+    retail_prices: bool,
+    ordered_at: datetime,
+    charged: bool,
+) -> Plan:
+    """Route, price and check the cross-border rule for resolved ``products``."""
+    quantities = [item.quantity for item in items]
+    routed = route_order(
+        reference, products, quantities,
+        country=address.country, selector=selector, ordered_at=ordered_at,
+    )  # fmt: skip
+    if isinstance(routed, Refusal):
+        return Plan(products, None, None, None, routed, False)
+    refusal = None
+    if not retail_prices and crosses_customs_border(routed.facility_country, address.country):
+        refusal = Refusal(MISSING_RETAIL_PRICES, MISSING_RETAIL_PRICES_REASON)
+    priced_with = partial(
+        price,
+        reference,
+        products=products,
+        quantities=quantities,
+        item_ids=item_ids,
+        quote=routed.chosen,
+        route=routed,
+        shipment_id=shipment_id,
+        currency=currency,
+        address=address,
+    )
+    priced = priced_with(charged=refusal is None)
+    # A draft shows its prices but charges nothing until it is converted.
+    receipt = priced if charged or refusal is not None else priced_with(charged=False)
+    cheapest = _is_cheapest(reference, routed, address, ordered_at)
+    return Plan(products, routed, receipt, priced, refusal, cheapest)
+
+
+def _is_cheapest(
+    reference: Reference, route: Route, address: AddressLike, ordered_at: datetime
+) -> bool:
+    """Whether the chosen method is the cheapest of every method from that facility,
+    not only of the ones the request allowed (seed 000's ``isCheapest``)."""
+    facility = reference.shipping.facility(route.facility_id)
+    every = reference.shipping.select(
+        address.country, facility, route.chosen.total_weight, None, ordered_at
+    )
+    return not every or route.chosen.price <= every[0].price
