@@ -67,7 +67,9 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             )
             if listed:
                 for item in exc.field_errors:
-                    err_console.print(f"  - {escape(item.message)}", highlight=False)
+                    err_console.print(
+                        f"  - {escape(item.message)}", highlight=False, soft_wrap=True
+                    )
             raise typer.Exit(1) from None
 
     return wrapper

@@ -187,6 +187,10 @@ _TOTAL_PREFIX: Final = MappingProxyType(
 )
 
 
+_TOTAL_PREFIXES: Final = ("products", "digitization", "shipping", "packaging")
+_TOTAL_SUFFIXES: Final = ("PriceInitial", "PriceDiscount", "Price", "PriceVat", "PriceInclVat")
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """An order's priced lines, with the VAT decision that produced them."""
@@ -206,23 +210,30 @@ class Receipt:
     def totals(self) -> dict[str, Decimal]:
         """The receipt's totals keyed by seed 000's camelCase names, each a sum of lines."""
         zero = self._zero()
+        # One pass over the lines: this runs on every submit.
+        sums = {prefix: [zero, zero, zero, zero, zero] for prefix in _TOTAL_PREFIXES}
+        for line in self.lines:
+            acc = sums[_TOTAL_PREFIX[line.type]]
+            acc[0] += line.price_initial
+            acc[1] += line.discount
+            acc[2] += line.price
+            acc[3] += line.vat
+            acc[4] += line.price_incl_vat
         totals: dict[str, Decimal] = {}
-        for prefix in ("products", "digitization", "shipping", "packaging"):
-            lines = [line for line in self.lines if _TOTAL_PREFIX.get(line.type) == prefix]
-            totals[f"{prefix}PriceInitial"] = sum((ln.price_initial for ln in lines), zero)
-            totals[f"{prefix}PriceDiscount"] = sum((ln.discount for ln in lines), zero)
-            totals[f"{prefix}Price"] = sum((ln.price for ln in lines), zero)
-            totals[f"{prefix}PriceVat"] = sum((ln.vat for ln in lines), zero)
-            totals[f"{prefix}PriceInclVat"] = sum((ln.price_incl_vat for ln in lines), zero)
-        discount = sum((line.discount for line in self.lines), zero)
+        grand = [zero, zero, zero, zero, zero]
+        for prefix, values in sums.items():
+            for index, (suffix, value) in enumerate(zip(_TOTAL_SUFFIXES, values, strict=True)):
+                totals[f"{prefix}{suffix}"] = value
+                grand[index] += value
+        initial, discount, price, vat, incl_vat = grand
         # Pressline gives no discounts yet (every line's discount is 0), so no VAT on them.
         totals["discount"] = discount
         totals["discountVat"] = zero
         totals["discountInclVat"] = discount
-        totals["totalInitial"] = sum((line.price_initial for line in self.lines), zero)
-        totals["total"] = sum((line.price for line in self.lines), zero)
-        totals["totalVat"] = sum((line.vat for line in self.lines), zero)
-        totals["totalInclVat"] = self.total_incl_vat
+        totals["totalInitial"] = initial
+        totals["total"] = price
+        totals["totalVat"] = vat
+        totals["totalInclVat"] = incl_vat
         return totals
 
     def _zero(self) -> Decimal:

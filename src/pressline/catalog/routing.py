@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from pressline.catalog.model import Parcel, Route, Unresolvable
+from pressline.catalog.model import Parcel, Route, ShippingQuote, Unresolvable
 from pressline.catalog.shipping_file import Tier
 
 if TYPE_CHECKING:
@@ -51,6 +51,11 @@ def route(
     abroad = [facility for facility in candidates if facility.country != destination]
     options: list[tuple[Cheapest, Facility]] = []
     for group in (local, abroad):
+        if len(group) == 1:  # nothing to compare: quote it straight away (the usual case)
+            quotes = network.select(destination, group[0], weight, selector, ordered_at)
+            if quotes:
+                return _route(group[0], quotes)
+            continue
         for facility in group:
             cheapest = network.cheapest(destination, facility, weight, selector, ordered_at)
             if cheapest is not None:
@@ -60,7 +65,10 @@ def route(
     else:
         raise _no_matching_method(network, destination, candidates, weight, selector, ordered_at)
     _, facility = min(options, key=_preference)
-    quotes = network.select(destination, facility, weight, selector, ordered_at)
+    return _route(facility, network.select(destination, facility, weight, selector, ordered_at))
+
+
+def _route(facility: Facility, quotes: tuple[ShippingQuote, ...]) -> Route:
     return Route(
         facility_id=facility.id,
         facility_name=facility.name,

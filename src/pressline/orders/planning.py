@@ -214,7 +214,8 @@ def plan_order(
     priced = priced_with(charged=refusal is None)
     # A draft shows its prices but charges nothing until it is converted.
     receipt = priced if charged or refusal is not None else priced_with(charged=False)
-    cheapest = _is_cheapest(reference, routed, address, ordered_at)
+    # Without a selector the choice is the cheapest of all by definition.
+    cheapest = selector is None or _is_cheapest(reference, routed, address, ordered_at)
     return Plan(products, routed, receipt, priced, refusal, cheapest)
 
 
@@ -224,7 +225,7 @@ def _is_cheapest(
     """Whether the chosen method is the cheapest of every method from that facility,
     not only of the ones the request allowed (seed 000's ``isCheapest``)."""
     facility = reference.shipping.facility(route.facility_id)
-    every = reference.shipping.select(
+    cheapest = reference.shipping.cheapest(
         address.country, facility, route.chosen.total_weight, None, ordered_at
     )
-    return not every or route.chosen.price <= every[0].price
+    return cheapest is None or route.chosen.price <= cheapest.price

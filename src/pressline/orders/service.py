@@ -161,10 +161,8 @@ def _plan_columns(
     columns["shipment"] = views.shipment_document(
         plan.route, price=shipping, is_cheapest=plan.is_cheapest, initial=initial
     )
-    columns["receipt"] = views.receipt_document(
-        plan.receipt, order_id=order_id, client_id=principal.customer_id, now=now
-    )
-    columns["total_incl_vat"] = plan.receipt.totals()["totalInclVat"]
+    columns["receipt"] = views.receipt_document(plan.receipt, order_id=order_id, now=now)
+    columns["total_incl_vat"] = plan.receipt.total_incl_vat
     return columns
 
 
