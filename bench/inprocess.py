@@ -87,7 +87,7 @@ async def main(url: str, requests: int) -> None:
         key = accounts.create_connector(
             conn, customer_reference_id=reference, prefix=reference, name=reference, now=utcnow()
         ).key.header_value
-    app = create_app(Settings(database_url=url), database=db)
+    app = create_app(Settings(database_url=url, rate_limit="off"), database=db)
     base, order = f"/api/{reference}", examples.SUBMIT["guide_basic"]
     payloads = [
         json.dumps({**order, "orderReferenceId": f"r{i}"}).encode() for i in range(requests)

@@ -25,6 +25,7 @@ from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
 from pressline.orders import examples
 from tests.support.pgcluster import PostgresCluster
+from tests.support.redisserver import RedisServer, start_redis
 
 pytest_plugins = ["tests.support.pg_fixtures"]
 
@@ -63,7 +64,9 @@ def database(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    # The shared app serves thousands of requests a second with a handful of keys (the
+    # fuzz run uses one); the rate-limit tests build apps of their own with limits on.
+    return Settings(database_url=database_url, rate_limit="off")
 
 
 @pytest.fixture(scope="session")
@@ -158,3 +161,13 @@ def order_body(reference: str | None = None, **changes: Any) -> dict[str, Any]:
 def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One throwaway Redis for the session (skipped without redis-server, failed on CI)."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -19,10 +19,14 @@ from pressline.config import Settings, get_settings
 from pressline.db import Database
 from pressline.deps import API_KEY_SCHEME
 from pressline.errors import DomainError
+from pressline.health import router as health_router
+from pressline.metrics import Metrics
 from pressline.middleware import EdgeMiddleware
+from pressline.observability import RequestObserver
 from pressline.orders import read_schemas as out
 from pressline.orders.routes import router as orders_router
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
+from pressline.ratelimit import build_limiter
 
 DESCRIPTION = """\
 Pressline implements the GelatoConnect Order Management API: submit, cancel, look up,
@@ -34,7 +38,35 @@ search and re-route print orders.
 * **`{orderId}`** is Pressline's order id or your own `orderReferenceId`.
 * **Errors** share one body: `code` (HTTP status), `message`, `type`, `errors[]` (each with
   `type`, `code`, `param`, `message`) and `requestId`; every response has a `Request-Id` header.
+* **Rate limits:** 100 requests per second per API key unless agreed otherwise. Every
+  response carries `RateLimit-Policy` (`"default";q=100;w=1`: quota and window in seconds)
+  and `RateLimit` (`"default";r=42;t=1`: requests left and seconds until the window frees
+  up). Over the limit: 429 `rate_limit` with `Retry-After`; retry after it, with backoff.
 """
+
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": 'The key\'s quota: `"default";q=100;w=1` (100 requests per 1 second).',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left: `"default";r=42;t=1` (42 more requests; the window '
+        "frees up within 1 second). Absent while the limit cannot be checked.",
+        "schema": {"type": "string"},
+    },
+}
+TOO_MANY_REQUESTS = {
+    "description": "Over the API key's rate limit (`type` `rate_limit`): retry after "
+    "`Retry-After` seconds, with backoff.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying (an integer, at least 1).",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+        **RATE_LIMIT_HEADERS,
+    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (OrderCreate, OrderSearch, ShipmentUpdate)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
@@ -52,6 +84,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     """The Pressline ASGI application. ``database`` lets tests share one handle."""
     settings = settings or get_settings()
+    metrics = Metrics() if settings.metrics_port else None
+    limiter = build_limiter(settings, events=metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +105,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         finally:
             if database is None:
                 app.state.reference.stop()
+            if limiter is not None:
+                await limiter.backend.aclose()
+            if database is None:
                 db.close()
 
     app = FastAPI(
@@ -85,7 +122,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # Tests share one handle; they refresh reference data themselves.
         app.state.db = database
         app.state.reference = catalog.open_store(database)
+    app.state.limiter, app.state.metrics = limiter, metrics
     app.include_router(orders_router)
+    app.include_router(health_router)
     app.add_exception_handler(DomainError, web.on_domain_error)
     app.add_exception_handler(RequestValidationError, web.on_request_validation)
     app.add_exception_handler(StarletteHTTPException, web.on_http_exception)
@@ -95,6 +134,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         max_body_bytes=settings.max_body_bytes,
         hsts_max_age=settings.hsts_max_age,
         trusted_proxies=settings.trusted_networks(),
+        limiter=limiter,
+        observer=RequestObserver(metrics),
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -127,10 +168,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             operation.get("responses", {}).pop("422", None)
             if path.startswith("/api/"):
                 operation["security"] = [{name: []} for name in API_KEY_SCHEME]
+                _document_rate_limit(operation["responses"])
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     app.openapi_schema = schema
     return schema
+
+
+def _document_rate_limit(responses: dict[str, Any]) -> None:
+    """429 on every API operation, and the RateLimit headers on its other responses."""
+    for status, response in responses.items():
+        if status not in {"403", "500"}:  # answered before the limit is checked, or may be
+            response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+    responses["429"] = TOO_MANY_REQUESTS
 
 
 async def plain_http_app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse as parse_limit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -60,6 +61,27 @@ class Settings(BaseSettings):
     #: How often each process checks whether an operator changed reference data.
     reference_refresh_seconds: float = Field(default=2.0, gt=0, le=3600)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(default="info")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="json: one JSON object per line; console: readable; auto: console on a "
+        "terminal, json otherwise (systemd, containers).",
+    )
+    rate_limit: str = Field(
+        default="100/second",
+        description="Requests per API key, in limits' notation (100/second, 200 per 2 seconds), "
+        "unless the connector has its own; 'off' disables rate limiting.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://HOST:PORT/DB (or rediss://): share rate limits across processes.",
+    )
+    redis_timeout: float = Field(
+        default=0.1, gt=0, le=5, description="Seconds to connect to and wait for Redis."
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve GET /metrics (Prometheus) on this port."
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics port.")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -75,6 +97,22 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError on junk
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        if value.strip().lower() != "off":
+            parse_limit(value)  # raises ValueError on junk ("100/sec0nd")
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError("use redis://HOST:PORT/DB, or rediss://… for TLS")
         return value
 
     @property

@@ -23,7 +23,8 @@ status and error ``type``. The tree::
     │   └── ConnectorPrefixTaken
     ├── MethodNotAllowed
     ├── BodyTooLarge
-    └── UnsupportedMediaType
+    ├── UnsupportedMediaType
+    └── RateLimited                 over the API key's requests per second
 """
 
 from __future__ import annotations
@@ -205,3 +206,15 @@ class InvalidReferenceFile(ValidationFailed):
     def __init__(self, source: str, errors: list[FieldError]) -> None:
         count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
         super().__init__(errors, summary=f"{source} was not imported ({count}); nothing changed.")
+
+
+class RateLimited(DomainError):
+    code = "rate_limit_exceeded"
+
+    def __init__(self, quota: int, window: int, retry_after: int) -> None:
+        self.retry_after = retry_after
+        per = "second" if window == 1 else f"{window} seconds"
+        super().__init__(
+            f"Too many requests: this API key may make {quota} requests per {per}. "
+            f"Retry after {retry_after} s, with backoff."
+        )

@@ -24,6 +24,7 @@ STATUS_AND_TYPE: dict[type[e.DomainError], tuple[int, str]] = {
     e.Conflict: (409, "conflict"),
     e.BodyTooLarge: (413, "invalid_request"),
     e.UnsupportedMediaType: (415, "invalid_request"),
+    e.RateLimited: (429, "rate_limit"),
 }
 
 
@@ -60,3 +61,19 @@ def internal_error_body(request_id: str) -> dict[str, Any]:
         "errors": [{"type": "api", "code": "internal_error", "param": None, "message": message}],
         "requestId": request_id,
     }
+
+
+def not_ready_body(request_id: str, unavailable: list[str]) -> dict[str, Any]:
+    """The 503 of ``/readyz``: which dependency is down, no connection details."""
+    message = "Not ready: " + ", ".join(f"{name} unreachable" for name in unavailable) + "."
+    return {
+        "code": 503,
+        "message": message,
+        "type": "api",
+        "errors": [
+            {"type": "api", "code": "dependency_unavailable", "param": name,
+             "message": f"{name} is not reachable"}
+            for name in unavailable
+        ],
+        "requestId": request_id,
+    }  # fmt: skip

@@ -1,12 +1,27 @@
-"""``pressline serve``: migrate, optionally seed the demo, and run granian over HTTPS."""
+"""``pressline serve``: migrate, optionally seed the demo, and run granian over HTTPS.
+
+Process layout: this (parent) process supervises granian's API workers, the optional
+plain-HTTP listener and, with ``PRESSLINE_METRICS_PORT``, serves ``/metrics`` itself,
+adding up what every worker recorded (``pressline.metrics``).
+
+Shutdown: on SIGTERM or SIGINT granian stops accepting connections and lets each
+worker finish the requests it has started; then every worker's application shuts
+down, which drains the batch writer (``Database.close``: queued writes are committed
+and answered) before the process exits. A 2xx is only ever sent after its commit.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from granian import Granian
 from granian.constants import Interfaces, SSLProtocols
@@ -14,9 +29,17 @@ from granian.log import LogLevels
 
 from pressline.accounts import repository
 from pressline.accounts import service as accounts
-from pressline.config import Settings
-from pressline.db import Database, utcnow
+from pressline.catalog import service as catalog
+from pressline.config import Settings, get_settings
+from pressline.db import Database, create_engines, utcnow
 from pressline.migrate import upgrade
+from pressline.observability import configure_logging, granian_log_config
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+#: Seconds granian gives a worker to finish its in-flight requests after SIGTERM.
+SHUTDOWN_GRACE = 25
 
 DEMO_CUSTOMER = "sandbox-customer"
 DEMO_PREFIX = "sandbox"
@@ -66,6 +89,14 @@ def ensure_demo(db: Database) -> str | None:
             accounts.create_customer(
                 conn, reference_id=DEMO_CUSTOMER, name="Sandbox customer", now=utcnow()
             )
+            # The guide's customer-product example ("Business Card") works as pasted.
+            catalog.import_customer_products(
+                conn,
+                customer_reference_id=DEMO_CUSTOMER,
+                text=catalog.example_customer_products(),
+                source="the example customer products",
+                now=utcnow(),
+            )
         if repository.connector_by_prefix(conn, DEMO_PREFIX) is not None:
             return DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else None
         created = accounts.create_connector(
@@ -95,8 +126,61 @@ def prepare(settings: Settings) -> None:
         db.close()
 
 
+def worker_app() -> FastAPI:
+    """granian's factory, run in each worker: this process's logging, then the app."""
+    from pressline.app import create_app  # here: importing it imports prometheus_client
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
+    return create_app(settings)
+
+
+@contextmanager
+def metrics_listener(settings: Settings) -> Iterator[None]:
+    """``GET /metrics`` on its own port, summing every worker's values (a no-op if unset)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    # prometheus_client picks per-process or shared values when first imported: the
+    # variable is set before that import here, and inherited by every worker.
+    directory = tempfile.mkdtemp(prefix="pressline-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    from prometheus_client import start_http_server
+
+    from pressline.metrics import OrdersByStatus, multiprocess_registry
+
+    registry = multiprocess_registry(directory)
+    read, write = create_engines(settings.database_url, pool_size=1)
+    registry.register(OrdersByStatus(read))
+    try:
+        try:
+            http, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
+        except OSError as exc:
+            raise ServeError(
+                f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}"
+            ) from exc
+        try:
+            yield
+        finally:
+            http.shutdown()
+    finally:
+        read.dispose()
+        write.dispose()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run(settings: Settings, tls: Tls | None) -> None:
-    """Serve until interrupted; the optional plain-HTTP listener runs beside it."""
+    """Serve until interrupted; the plain-HTTP and metrics listeners run beside it."""
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
+    try:
+        with metrics_listener(settings):
+            _serve(settings, tls)
+    except ServeError as exc:  # same exit as the CLI's own checks: a message, status 2
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(settings: Settings, tls: Tls | None) -> None:
     plain: subprocess.Popen[bytes] | None = None
     if settings.http_port:
         plain = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -117,7 +201,7 @@ def run(settings: Settings, tls: Tls | None) -> None:
             ]
         )
     server = Granian(
-        "pressline.app:create_app",
+        "pressline.server:worker_app",
         factory=True,
         address=settings.host,
         port=settings.port,
@@ -126,6 +210,8 @@ def run(settings: Settings, tls: Tls | None) -> None:
         websockets=False,
         backlog=2048,
         log_level=LogLevels(settings.log_level),
+        log_dictconfig=granian_log_config(settings.log_format),
+        workers_kill_timeout=SHUTDOWN_GRACE,
         ssl_cert=tls.cert if tls else None,
         ssl_key=tls.key if tls else None,
         ssl_protocol_min=SSLProtocols.tls12,

@@ -76,6 +76,19 @@ def test_the_printed_curl_command_submits_the_seed_order(server: Server) -> None
     assert stored.json()["orderReferenceId"] == created["orderReferenceId"]
 
 
+def test_the_demo_customer_can_order_the_guides_customer_product(server: Server) -> None:
+    body = {**examples.SUBMIT["guide_customer_product"], "orderReferenceId": "demo-cards"}
+    with server.client() as client:
+        headers = {"X-API-KEY": server.api_key()}
+        created = client.post("/api/sandbox/order", json=body, headers=headers)
+        assert created.status_code == 200, created.text
+        order = client.get(f"/api/sandbox/{created.json()['id']}", headers=headers).json()
+    item = order["items"][0]
+    assert item["productName"] == "Business Card"
+    assert item["productCategoryUid"] == "printed-products"
+    assert item["finalProductUid"].startswith("cards_")
+
+
 def test_https_round_trip_submit_get_search_update_cancel(server: Server) -> None:
     headers = {"X-API-KEY": server.api_key()}
     body = _seed_order()

@@ -29,6 +29,7 @@ DOCUMENTED: list[tuple[type[e.DomainError], int, str]] = [
     (e.Conflict, 409, "conflict"),
     (e.BodyTooLarge, 413, "invalid_request"),
     (e.UnsupportedMediaType, 415, "invalid_request"),
+    (e.RateLimited, 429, "rate_limit"),
 ]
 
 

@@ -14,8 +14,22 @@ from pressline.db import utcnow
 from pressline.errors import ConnectorNotFound
 
 customers = typer.Typer(help="Create and list customers.", no_args_is_help=True)
-connectors = typer.Typer(help="Create, list and show API connectors.", no_args_is_help=True)
+connectors = typer.Typer(
+    help="Create, list and show API connectors, and set their rate limits.", no_args_is_help=True
+)
 keys = typer.Typer(help="Create, list, rotate and revoke connector API keys.", no_args_is_help=True)
+
+
+RateLimitOption = typer.Option(
+    "--rate-limit",
+    min=1,
+    max=service.MAX_RATE_LIMIT_PER_SECOND,
+    help="Requests per second for each of its keys (default: PRESSLINE_RATE_LIMIT).",
+)
+
+
+def _limit(per_second: int | None) -> str:
+    return f"{per_second}/second" if per_second is not None else "default"
 
 
 def endpoint_urls(prefix: str) -> dict[str, str]:
@@ -61,17 +75,54 @@ def create_connector(
     customer: Annotated[str, typer.Argument(help="The customer's customerReferenceId.")],
     prefix: Annotated[str, typer.Argument(help="URL prefix: https://HOST/api/PREFIX/…")],
     name: Annotated[str, typer.Option(help="Display name.")] = "",
+    rate_limit: Annotated[int | None, RateLimitOption] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a connector with its endpoints and first API key (the secret is shown once)."""
     with transaction() as conn:
         created = service.create_connector(
-            conn, customer_reference_id=customer, prefix=prefix, name=name, now=utcnow()
+            conn,
+            customer_reference_id=customer,
+            prefix=prefix,
+            name=name,
+            now=utcnow(),
+            rate_limit_per_second=rate_limit,
         )
     emit_one(
-        {"prefix": prefix, "apiKey": created.key.header_value, **endpoint_urls(prefix)},
+        {"prefix": prefix, "apiKey": created.key.header_value, "rateLimit": _limit(rate_limit),
+         **endpoint_urls(prefix)},
         as_json=as_json,
-    )
+    )  # fmt: skip
+
+
+@connectors.command("set-rate-limit")
+@reports_errors
+def set_rate_limit(
+    prefix: Annotated[str, typer.Argument(help="The connector's URL prefix.")],
+    per_second: Annotated[
+        int | None,
+        typer.Option(
+            "--per-second",
+            min=1,
+            max=service.MAX_RATE_LIMIT_PER_SECOND,
+            help="Requests per second allowed for each of the connector's API keys.",
+        ),
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Use the installation's PRESSLINE_RATE_LIMIT again.")
+    ] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """Set how many requests per second each of a connector's keys may make.
+
+    The limit is per key and shared by every API process (with Redis). Running servers
+    apply it from the key's next request; no restart is needed.
+    """
+    if (per_second is None) == (not default):
+        raise typer.BadParameter("give either --per-second N or --default")
+    with transaction() as conn:
+        service.set_rate_limit(conn, prefix=prefix, per_second=per_second)
+    emit_one({"prefix": prefix, "rateLimit": _limit(per_second)}, as_json=as_json)
 
 
 @connectors.command("list")
@@ -84,6 +135,7 @@ def list_connectors(
         rows = repository.list_connectors(conn, customer)
     emit(
         [{"prefix": r.prefix, "customer": r.customer_reference_id, "name": r.name,
+          "rateLimit": _limit(r.rate_limit_per_second),
           "baseUrl": endpoint_urls(r.prefix)["baseUrl"]} for r in rows],
         as_json=as_json, title="Connectors",
     )  # fmt: skip
@@ -102,7 +154,7 @@ def show_connector(
         raise ConnectorNotFound(prefix)
     emit_one(
         {"prefix": row.prefix, "customer": row.customer_reference_id, "name": row.name,
-         **endpoint_urls(row.prefix)},
+         "rateLimit": _limit(row.rate_limit_per_second), **endpoint_urls(row.prefix)},
         as_json=as_json,
     )  # fmt: skip
 

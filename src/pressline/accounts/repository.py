@@ -32,6 +32,7 @@ class KeyRecord:
     secret_hash: str
     expires_at: datetime | None
     revoked_at: datetime | None
+    rate_limit_per_second: int | None = None
 
 
 # Built once: constructing a statement costs several times more than running it.
@@ -42,6 +43,7 @@ _FIND_KEY = (
         api_keys.c.revoked_at,
         connectors.c.id.label("connector_id"),
         connectors.c.prefix,
+        connectors.c.rate_limit_per_second,
         customers.c.id.label("customer_id"),
         customers.c.reference_id,
     )
@@ -60,6 +62,7 @@ def find_key(conn: Connection, key: str) -> KeyRecord | None:
         secret_hash=row.secret_hash,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        rate_limit_per_second=row.rate_limit_per_second,
     )
 
 
@@ -99,10 +102,16 @@ def insert_connector(
     name: str,
     prefix: str,
     now: datetime,
+    rate_limit_per_second: int | None = None,
 ) -> None:
     conn.execute(
         insert(connectors).values(
-            id=connector_id, customer_id=customer_id, name=name, prefix=prefix, created_at=now
+            id=connector_id,
+            customer_id=customer_id,
+            name=name,
+            prefix=prefix,
+            created_at=now,
+            rate_limit_per_second=rate_limit_per_second,
         )
     )
 
@@ -112,6 +121,7 @@ _CONNECTOR_COLUMNS = (
     connectors.c.name,
     connectors.c.prefix,
     connectors.c.created_at,
+    connectors.c.rate_limit_per_second,
     customers.c.reference_id.label("customer_reference_id"),
 )
 
@@ -129,6 +139,16 @@ def list_connectors(conn: Connection, customer_reference_id: str | None = None) 
     if customer_reference_id is not None:
         query = query.where(customers.c.reference_id == customer_reference_id)
     return list(conn.execute(query.order_by(connectors.c.prefix)))
+
+
+def set_connector_rate_limit(conn: Connection, prefix: str, per_second: int | None) -> bool:
+    """Set (or, with None, clear) a connector's own limit; False if there is no such prefix."""
+    result = conn.execute(
+        update(connectors)
+        .where(connectors.c.prefix == prefix)
+        .values(rate_limit_per_second=per_second)
+    )
+    return result.rowcount == 1
 
 
 def insert_key(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,9 +63,16 @@ def create_customer(conn: Connection, *, reference_id: str, name: str, now: date
 
 
 def create_connector(
-    conn: Connection, *, customer_reference_id: str, prefix: str, name: str, now: datetime
+    conn: Connection,
+    *,
+    customer_reference_id: str,
+    prefix: str,
+    name: str,
+    now: datetime,
+    rate_limit_per_second: int | None = None,
 ) -> ConnectorCreated:
     """A connector with its own URL prefix, and its first API key."""
+    _check_rate_limit(rate_limit_per_second)
     customer = repository.customer_by_reference(conn, customer_reference_id)
     if customer is None:
         raise CustomerNotFound(customer_reference_id)
@@ -83,6 +91,7 @@ def create_connector(
             name=name or prefix,
             prefix=prefix,
             now=now,
+            rate_limit_per_second=rate_limit_per_second,
         )
     except IntegrityError:  # a concurrent CLI call took the prefix first
         raise ConnectorPrefixTaken(prefix) from None
@@ -96,6 +105,29 @@ def customer_id(conn: Connection, reference_id: str) -> uuid.UUID:
         raise CustomerNotFound(reference_id)
     found: uuid.UUID = row.id
     return found
+
+
+#: Highest per-connector limit accepted: far above what one node serves, below abuse.
+MAX_RATE_LIMIT_PER_SECOND = 100_000
+
+
+def _check_rate_limit(per_second: int | None) -> None:
+    if per_second is not None and not 1 <= per_second <= MAX_RATE_LIMIT_PER_SECOND:
+        raise ValidationFailed(
+            [FieldError("invalid_rate_limit", "perSecond",
+                        f"Use 1-{MAX_RATE_LIMIT_PER_SECOND} requests per second")]
+        )  # fmt: skip
+
+
+def set_rate_limit(conn: Connection, *, prefix: str, per_second: int | None) -> None:
+    """Give a connector's keys their own limit, or (None) the installation's default again.
+
+    Servers apply it at each key's next authenticated request (see ``KnownKeys``).
+    """
+    _check_rate_limit(per_second)
+    if not repository.set_connector_rate_limit(conn, prefix, per_second):
+        raise ConnectorNotFound(prefix)
+    known_keys.forget_connector(prefix)
 
 
 def _connector_id(conn: Connection, prefix: str) -> uuid.UUID:
@@ -151,9 +183,12 @@ def check_key(record: KeyRecord | None, *, secret: str, prefix: str, now: dateti
 
 
 def authenticate(conn: Connection, *, credentials: keys.Credentials, now: datetime) -> Principal:
-    """Look up and check the presented key."""
+    """Look up and check the presented key; remember it for the edge (``known_keys``)."""
     record = repository.find_key(conn, credentials.key)
-    return check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
+    principal = check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
+    assert record is not None  # check_key refuses a missing record
+    known_keys.remember(credentials.key, record)
+    return principal
 
 
 def as_caller(
@@ -165,3 +200,68 @@ def as_caller(
 ) -> T:
     """Authenticate and run ``operation(conn, principal=…)`` in one database call."""
     return operation(conn, principal=authenticate(conn, credentials=credentials, now=now))
+
+
+@dataclass(frozen=True, slots=True)
+class KnownKey:
+    """A key that authenticated in this process: whose it is, and its rate limit."""
+
+    secret_hash: str
+    customer_reference_id: str
+    prefix: str
+    rate_limit_per_second: int | None
+    seen_at: float  # time.monotonic()
+
+
+class KnownKeys:
+    """What authentication learned about recently used keys, for the edge of this process.
+
+    The edge rate-limits and logs a request before it reaches the database, so it cannot
+    look the key up; it asks here instead. An entry is trusted only for the secret it
+    was authenticated with (its SHA-256 is kept, as in the database) and for ``ttl``
+    seconds after its last successful authentication. It never decides access:
+    every request is still authenticated against the database, so a revocation or a
+    changed rate limit takes effect at that key's next request.
+    """
+
+    def __init__(self, *, ttl: float = 300.0, max_keys: int = 100_000) -> None:
+        self._keys: dict[str, KnownKey] = {}
+        self._ttl = ttl
+        self._max_keys = max_keys
+
+    def remember(self, key: str, record: KeyRecord) -> None:
+        now = time.monotonic()
+        known = self._keys.get(key)
+        if (
+            known is not None
+            and now - known.seen_at < self._ttl / 2
+            and known.rate_limit_per_second == record.rate_limit_per_second
+            and known.secret_hash == record.secret_hash
+        ):
+            return  # fresh and unchanged: skip the allocation on the hot path
+        if known is None and len(self._keys) >= self._max_keys:
+            self._keys.clear()  # a bound, not an LRU: reached only under a key-spraying flood
+        principal = record.principal
+        self._keys[key] = KnownKey(
+            record.secret_hash,
+            principal.customer_reference_id,
+            principal.prefix,
+            record.rate_limit_per_second,
+            now,
+        )
+
+    def verified(self, key: str, secret: str) -> KnownKey | None:
+        """The key's entry if it authenticated here lately with exactly this secret."""
+        known = self._keys.get(key)
+        if known is None or time.monotonic() - known.seen_at > self._ttl:
+            return None
+        return known if keys.secret_matches(secret, known.secret_hash) else None
+
+    def forget_connector(self, prefix: str) -> None:
+        """Drop a connector's keys (after changing its limit from this process)."""
+        for key in [key for key, known in self._keys.items() if known.prefix == prefix]:
+            self._keys.pop(key, None)
+
+
+#: The process's cache (one per API process; each fills its own).
+known_keys = KnownKeys()

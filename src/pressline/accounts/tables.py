@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Uuid
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Uuid
 
 from pressline.db import UTCDateTime, metadata
 
@@ -23,6 +23,8 @@ connectors = Table(
     Column("name", String(200), nullable=False),
     Column("prefix", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Requests per second for each of the connector's keys; NULL: PRESSLINE_RATE_LIMIT.
+    Column("rate_limit_per_second", Integer),
 )
 
 api_keys = Table(

@@ -1,0 +1,383 @@
+"""Per-API-key rate limits, checked at the edge before routing and before the database.
+
+A request to ``/api/…`` is counted against the key id it presents (``pk_…`` from
+``X-API-KEY``). The quota is the connector's own (``connectors.rate_limit_per_second``)
+or ``PRESSLINE_RATE_LIMIT``; the edge learns a key's connector from
+:data:`pressline.accounts.service.known_keys`, which authentication fills, so checking
+the limit never costs a database round trip (docs/adr/0007). A presented key that has not
+authenticated in this process yet, or whose secret does not match, is counted in a bucket
+of its own: someone who knows only a key id cannot spend its owner's quota.
+
+The algorithm is ``limits``' moving window: at most ``q`` requests in any ``w`` seconds,
+the whole quota usable as one burst. Backends: in-process memory (one process), or
+Redis (``PRESSLINE_REDIS_URL``) so every API process shares one count. When Redis cannot
+be reached the request is served unchecked (fail-open), counted, and logged at most once
+per :data:`WARN_EVERY` seconds; after :data:`FAILURES_BEFORE_SKIPPING` failures in a row
+Redis is left alone for :data:`RETRY_AFTER_FAILURE` seconds at a time, so that requests do
+not queue behind a dead server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import structlog
+from limits import RateLimitItem, RateLimitItemPerSecond, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from redis.asyncio import BlockingConnectionPool
+
+from pressline.accounts import keys
+from pressline.accounts.service import KnownKey, KnownKeys, known_keys
+from pressline.config import Settings
+
+log = structlog.get_logger("pressline.ratelimit")
+
+#: Seconds between two "Redis is unreachable" warnings (one per outage otherwise).
+WARN_EVERY = 30.0
+#: Seconds during which requests skip Redis after it failed (fail-open at no cost).
+RETRY_AFTER_FAILURE = 1.0
+#: Namespace of every counter in the store (Redis keys start with ``LIMITS:LIMITER/``).
+NAMESPACE = "pressline"
+#: Seconds a Redis window snapshot serves the RateLimit header before it is fetched again.
+STATS_MAX_AGE = 0.1
+#: Snapshots kept per process (one per active key); a bound, reached only by a key flood.
+MAX_SNAPSHOTS = 10_000
+#: Seconds between two sweeps of expired entries in the in-memory store.
+EXPIRE_EVERY = 1.0
+#: Redis connections per API process (requests beyond it queue for one).
+MAX_REDIS_CONNECTIONS = 32
+#: Seconds to open a connection (at least): a busy event loop answers a TCP handshake
+#: late. A hung Redis is caught by the command timeout (PRESSLINE_REDIS_TIMEOUT).
+CONNECT_TIMEOUT = 0.5
+#: Consecutive failures after which requests skip Redis for RETRY_AFTER_FAILURE seconds.
+FAILURES_BEFORE_SKIPPING = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A quota: at most ``quota`` requests in any ``window`` seconds."""
+
+    quota: int
+    window: int
+    item: RateLimitItem
+    header: bytes  # the RateLimit-Policy field value
+
+    @classmethod
+    def parse(cls, text: str) -> Policy:
+        """``"100/second"``, ``"200 per 2 seconds"``: ``limits``' notation, one limit."""
+        return cls.of(parse(text))
+
+    @classmethod
+    def of(cls, item: RateLimitItem) -> Policy:
+        window = item.get_expiry()
+        header = f'"default";q={item.amount};w={window}'.encode()
+        return cls(item.amount, window, item, header)
+
+
+@lru_cache(maxsize=256)
+def per_second(quota: int) -> Policy:
+    """A connector's own limit (shared, so equal limits share one ``Policy``)."""
+    return Policy.of(RateLimitItemPerSecond(quota))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The state of one bucket after a hit."""
+
+    admitted: bool
+    remaining: int
+    reset_in: float  # seconds until the oldest counted request leaves the window
+
+
+class BackendUnavailable(Exception):
+    """The shared store did not answer: the caller serves the request unchecked."""
+
+
+class RateLimitBackend(Protocol):
+    """Where the counts live. Implementations: :class:`MemoryBackend`, :class:`RedisBackend`."""
+
+    name: str
+
+    async def hit(self, policy: Policy, bucket: str) -> Window:
+        """Count one request in ``bucket``; raise :class:`BackendUnavailable` if unreachable."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the store answers (readiness)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class _RepeatingTimer(threading.Timer):
+    """Calls ``function`` every ``interval`` seconds until cancelled."""
+
+    def run(self) -> None:
+        while not self.finished.wait(self.interval):
+            self.function(*self.args, **self.kwargs)
+
+
+class MemoryBackend:
+    """Counts in this process: exact for one API process, per process with several.
+
+    ``limits``' synchronous memory store: no ``await`` between looking and counting, so
+    a hit is atomic on the event loop. Left alone, that store starts a new thread every
+    10 ms to drop expired entries and waits for each one to start, which on a busy
+    server (the writer thread holds the GIL) costs the request milliseconds. One
+    long-lived thread expires entries every :data:`EXPIRE_EVERY` seconds instead; the
+    store starts no thread of its own while it sees that one alive.
+    """
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._storage = MemoryStorage()
+        self._storage.timer.cancel()
+        # limits' own cleanup (a private method: limits is pinned in requirements/).
+        expire = getattr(self._storage, "_MemoryStorage__expire_events")  # noqa: B009
+        self._expiry = _RepeatingTimer(EXPIRE_EVERY, expire)
+        self._expiry.daemon = True
+        self._expiry.name = "pressline-ratelimit-expiry"
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    async def hit(self, policy: Policy, bucket: str) -> Window:
+        if self._storage.timer is not self._expiry:  # first hit: an app never served has none
+            self._expiry.start()
+            self._storage.timer = self._expiry
+        admitted = self._limiter.hit(policy.item, NAMESPACE, bucket)
+        stats = self._limiter.get_window_stats(policy.item, NAMESPACE, bucket)
+        return Window(admitted, stats.remaining, stats.reset_time - time.time())
+
+    async def ping(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        self._expiry.cancel()
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """A bucket's window as Redis last reported it, and the hits admitted here since."""
+
+    taken: float  # time.monotonic()
+    remaining: int
+    reset_at: float  # time.time() at which the oldest counted request leaves the window
+    admitted_since: int = 0
+
+
+class RedisBackend:
+    """Counts in Redis, shared by every API process that points at it.
+
+    Counting is one round trip per request; the state for the ``RateLimit`` header is a
+    second one, fetched at most every :data:`STATS_MAX_AGE` seconds per key and process
+    and estimated in between from the hits admitted here (the header is advice to the
+    client; the count that admits or refuses is always Redis's own).
+
+    Timeouts are short (``timeout`` seconds per command, no client retries): an
+    unreachable Redis must cost a request milliseconds, not seconds.
+    """
+
+    name = "redis"
+
+    def __init__(self, url: str, *, timeout: float) -> None:
+        connect_timeout = max(timeout, CONNECT_TIMEOUT)
+        self._deadline = connect_timeout + 2 * timeout  # a hit: maybe a connect, two commands
+        # Blocking: a burst beyond the pool waits (briefly) for a connection, not an error.
+        self._pool = BlockingConnectionPool.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=connect_timeout,
+            max_connections=MAX_REDIS_CONNECTIONS,
+            timeout=timeout * 2,
+            driver_info=None,  # no CLIENT SETINFO: one round trip less per new connection
+        )
+        storage = RedisStorage(
+            "async+" + url,
+            implementation="redispy",
+            connection_pool=self._pool,  # type: ignore[arg-type]  # passed to redis-py as is
+        )
+        self._storage = storage
+        self._limiter = AsyncMovingWindow(storage)
+        self._snapshots: dict[str, _Snapshot] = {}
+
+    async def hit(self, policy: Policy, bucket: str) -> Window:
+        try:
+            async with asyncio.timeout(self._deadline):
+                admitted = await self._limiter.hit(policy.item, NAMESPACE, bucket)
+                snapshot = await self._snapshot(policy, bucket, counted=admitted)
+        except Exception as exc:  # whatever breaks in the store, the request is served
+            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if admitted:
+            snapshot.admitted_since += 1
+        remaining = 0 if not admitted else snapshot.remaining - snapshot.admitted_since
+        return Window(admitted, max(remaining, 0), snapshot.reset_at - time.time())
+
+    async def _snapshot(self, policy: Policy, bucket: str, *, counted: bool) -> _Snapshot:
+        key = f"{bucket}/{policy.quota}/{policy.window}"
+        snapshot = self._snapshots.get(key)
+        now = time.monotonic()
+        if snapshot is None or now - snapshot.taken > STATS_MAX_AGE:
+            stats = await self._limiter.get_window_stats(policy.item, NAMESPACE, bucket)
+            # Taken after this request's hit, which (if admitted) ``remaining`` already counts.
+            snapshot = _Snapshot(now, stats.remaining + counted, stats.reset_time)
+            if len(self._snapshots) >= MAX_SNAPSHOTS:
+                self._snapshots.clear()
+            self._snapshots[key] = snapshot
+        return snapshot
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._storage.check()
+        except Exception:  # not ready, whatever the cause
+            return False
+
+    async def aclose(self) -> None:
+        await self._pool.disconnect()
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """The key a request presents and, if it authenticated here with that secret, its owner."""
+
+    key: str
+    secret: str
+    known: KnownKey | None
+
+
+def presented_key(header: bytes | None, known_keys: KnownKeys) -> Presented | None:
+    """Parse ``X-API-KEY`` (no I/O); None when absent or malformed (401 follows anyway)."""
+    if header is None:
+        return None
+    parsed = keys.parse_header(header.decode("latin-1"))
+    if parsed is None:
+        return None
+    key, secret = parsed
+    return Presented(key, secret, known_keys.verified(key, secret))
+
+
+class RateLimitEvents(Protocol):
+    """What the limiter reports (to metrics)."""
+
+    def rejected(self) -> None:
+        """A request was answered 429."""
+
+    def backend_error(self) -> None:
+        """The shared store failed to answer."""
+
+    def unchecked(self) -> None:
+        """A request was served without a check because the store is unavailable."""
+
+
+class NoEvents:
+    def rejected(self) -> None:
+        return None
+
+    def backend_error(self) -> None:
+        return None
+
+    def unchecked(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the edge does with one request: serve it or answer 429, and which headers."""
+
+    allowed: bool
+    headers: list[tuple[bytes, bytes]]
+    retry_after: int = 0
+
+
+class RateLimiter:
+    """The per-key check the edge runs on every ``/api/…`` request."""
+
+    def __init__(
+        self,
+        backend: RateLimitBackend,
+        default: Policy,
+        *,
+        known: KnownKeys,
+        events: RateLimitEvents | None = None,
+    ) -> None:
+        self.backend = backend
+        self.default = default
+        self.known = known
+        self.events = events or NoEvents()
+        self._skip_until = 0.0
+        self._failures = 0
+        self._warned_at = -math.inf
+
+    def policy_for(self, known: KnownKey | None) -> Policy:
+        if known is None or known.rate_limit_per_second is None:
+            return self.default
+        return per_second(known.rate_limit_per_second)
+
+    async def check(self, key: str, known: KnownKey | None) -> Decision:
+        """Count this request for ``key``; admitted, or rejected with Retry-After."""
+        policy = self.policy_for(known)
+        bucket = key if known is not None else "unverified/" + key
+        if time.monotonic() < self._skip_until:
+            return self._fail_open(policy)
+        try:
+            window = await self.backend.hit(policy, bucket)
+        except BackendUnavailable as exc:
+            self._backend_failed(exc)
+            return self._fail_open(policy)
+        if self._failures:
+            self._recovered()
+        reset = max(0, math.ceil(window.reset_in))
+        headers = [
+            (b"ratelimit-policy", policy.header),
+            (b"ratelimit", b'"default";r=%d;t=%d' % (max(window.remaining, 0), reset)),
+        ]
+        if window.admitted:
+            return Decision(True, headers)
+        self.events.rejected()
+        return Decision(False, headers, retry_after=max(1, reset))
+
+    def _fail_open(self, policy: Policy) -> Decision:
+        self.events.unchecked()
+        return Decision(True, [(b"ratelimit-policy", policy.header)])
+
+    def _backend_failed(self, exc: BackendUnavailable) -> None:
+        self.events.backend_error()
+        self._failures += 1
+        now = time.monotonic()
+        if self._failures >= FAILURES_BEFORE_SKIPPING:
+            self._skip_until = now + RETRY_AFTER_FAILURE
+        if now - self._warned_at >= WARN_EVERY:
+            self._warned_at = now
+            log.warning(
+                "rate_limit_backend_unreachable",
+                backend=self.backend.name,
+                error=str(exc),
+                failures=self._failures,
+                action="serving requests without a rate limit check",
+            )
+
+    def _recovered(self) -> None:
+        log.info("rate_limit_backend_recovered", backend=self.backend.name, failures=self._failures)
+        self._failures = 0
+        self._warned_at = -math.inf
+
+
+def build_limiter(settings: Settings, *, events: RateLimitEvents | None) -> RateLimiter | None:
+    """The limiter ``settings`` ask for: None when ``PRESSLINE_RATE_LIMIT=off``."""
+    if settings.rate_limit.lower() == "off":
+        return None
+    backend: RateLimitBackend = (
+        RedisBackend(settings.redis_url, timeout=settings.redis_timeout)
+        if settings.redis_url
+        else MemoryBackend()
+    )
+    return RateLimiter(backend, Policy.parse(settings.rate_limit), known=known_keys, events=events)
