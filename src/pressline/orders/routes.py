@@ -199,7 +199,8 @@ async def get_order(
     request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
 ) -> Response:
     """The order in full, by Pressline id or by orderReferenceId."""
-    operation = partial(service.get_order, order_key=order_key)
+    catalog = _reference(request).catalog
+    operation = partial(service.get_order, order_key=order_key, catalog=catalog)
     return json_response(await database(request).read(_as_caller(credentials, operation)))
 
 

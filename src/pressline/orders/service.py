@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from pressline.accounts.repository import Principal
+from pressline.catalog.products import Catalog
 from pressline.catalog.reference import Reference
 from pressline.errors import (
     DuplicateOrderReference,
@@ -161,7 +162,7 @@ def _plan_columns(
     columns["shipment"] = views.shipment_document(
         plan.route, price=shipping, is_cheapest=plan.is_cheapest, initial=initial
     )
-    columns["receipt"] = views.receipt_document(plan.receipt, order_id=order_id, now=now)
+    columns["receipt"] = views.receipt_document(plan.receipt, now=now)
     columns["total_incl_vat"] = plan.receipt.total_incl_vat
     return columns
 
@@ -181,12 +182,14 @@ def submit_order(conn: Connection, *, prepared: PreparedOrder) -> dict[str, Any]
     }
 
 
-def get_order(conn: Connection, *, principal: Principal, order_key: str) -> dict[str, Any]:
+def get_order(
+    conn: Connection, *, principal: Principal, order_key: str, catalog: Catalog
+) -> dict[str, Any]:
     found = repository.fetch_order(conn, principal.customer_id, order_key)
     if found is None:
         raise OrderNotFound(order_key)
     head, items = found
-    return views.order_view(head, items, principal.customer_reference_id)
+    return views.order_view(head, items, principal.customer_reference_id, catalog)
 
 
 def _locked(conn: Connection, principal: Principal, order_key: str) -> repository.OrderRow:

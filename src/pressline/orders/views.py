@@ -11,11 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pressline.catalog.customs import crosses_customs_border
-from pressline.catalog.model import ResolvedProduct, Route, ShippingQuote
+from pressline.catalog.model import ResolvedProduct, Route, ShippingQuote, Unresolvable
 from pressline.catalog.pricing import Receipt
+from pressline.catalog.products import Catalog
 from pressline.orders.repository import OrderRow
 
 
@@ -36,9 +38,21 @@ def _day(value: date) -> str:
 
 
 def product_document(product: ResolvedProduct, price: Decimal | None) -> dict[str, Any]:
-    """What the catalog said about an item, stored with it (``order_items.product``)."""
+    """What an item keeps of its plan (``order_items.product``): the canonical productUid
+    and the line price. Names, categories and attributes are the catalog's presentation
+    of that uid, looked up when the order is read (``product_details``)."""
+    line_price = None if price is None else float(price)
+    return {"finalProductUid": product.product_uid, "price": line_price}
+
+
+@lru_cache(maxsize=4096)
+def product_details(catalog: Catalog, product_uid: str) -> dict[str, Any]:
+    """Get Order's product fields for a stored uid (null once the catalog drops it)."""
+    try:
+        product = catalog.resolve(product_uid)
+    except Unresolvable:
+        return _UNRESOLVED
     return {
-        "finalProductUid": product.product_uid,
         "productName": product.name,
         "category": product.category,
         "productCategoryUid": product.category_uid,
@@ -53,8 +67,6 @@ def product_document(product: ResolvedProduct, price: Decimal | None) -> dict[st
             }
             for a in product.attributes
         ],
-        "unitWeight": product.unit_weight,
-        "price": None if price is None else _money(price),
     }
 
 
@@ -88,57 +100,87 @@ def shipment_document(
     }
 
 
-def receipt_document(receipt: Receipt, *, order_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """Seed 000's receipt for a priced order (``orders.receipt``), stored without the
-    fields every line repeats; ``receipt_view`` puts them back."""
-    receipt_id = str(uuid.uuid4())
-    stamp = iso(now)
-    lines = [
-        {
-            # Line ids only need to be unique within the receipt: derived from the
-            # receipt's, they cost no entropy on the submit path.
-            "id": f"{receipt_id[:-2]}{index:02x}",
-            "type": line.type,
-            "referenceId": line.reference_id,
-            "title": line.title,
-            "priceBase": float(line.price_base),
-            "amount": line.amount,
-            "priceInitial": float(line.price_initial),
-            "discount": float(line.discount),
-            "price": float(line.price),
-            "vat": float(line.vat),
-            "priceInclVat": float(line.price_incl_vat),
-        }
-        for index, line in enumerate(receipt.lines)
-    ]
+#: A stored receipt line: kind, reference, title, amount, then these money fields.
+_LINE_MONEY = ("priceBase", "priceInitial", "discount", "price", "vat", "priceInclVat")
+_TOTAL_OF = {"product": "products", "shipment": "shipping", "packaging": "packaging"}
+_TOTAL_PREFIXES = ("products", "digitization", "shipping", "packaging")
+_TOTAL_SUFFIXES = ("PriceInitial", "PriceDiscount", "Price", "PriceVat", "PriceInclVat")
+
+
+def receipt_document(receipt: Receipt, *, now: datetime) -> dict[str, Any]:
+    """The receipt as stored (``orders.receipt``): its lines as rows and nothing a reader
+    can derive; ``receipt_view`` rebuilds seed 000's shape and totals."""
+    return {
+        "id": str(uuid.uuid4()),
+        "createdAt": iso(now),
+        "currency": receipt.currency,
+        "lines": [
+            [
+                line.type.value, line.reference_id, line.title, line.amount,
+                float(line.price_base), float(line.price_initial), float(line.discount),
+                float(line.price), float(line.vat), float(line.price_incl_vat),
+            ]
+            for line in receipt.lines
+        ],
+    }  # fmt: skip
+
+
+def receipt_view(document: dict[str, Any], order_id: str, client_id: str) -> dict[str, Any]:
+    """Seed 000's receipt from the stored rows; totals are sums of the rounded lines."""
+    receipt_id, stamp, currency = document["id"], document["createdAt"], document["currency"]
+    sums = {prefix: [0.0] * 5 for prefix in _TOTAL_PREFIXES}
+    items = []
+    for index, (kind, reference, title, amount, *money) in enumerate(document["lines"]):
+        running = sums[_TOTAL_OF[kind]]
+        for position, value in enumerate(money[1:]):  # every money field but priceBase
+            running[position] += value
+        items.append(
+            {
+                "id": f"{receipt_id[:-2]}{index:02x}",  # unique within the receipt
+                "receiptId": receipt_id,
+                "orderId": order_id,
+                "clientId": client_id,
+                "type": kind,
+                "referenceId": reference,
+                "title": title,
+                "currency": currency,
+                "amount": amount,
+                **dict(zip(_LINE_MONEY, money, strict=True)),
+                "pricePlanId": None,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+            }
+        )
+    totals: dict[str, float] = {}
+    grand = [0.0] * 5
+    for prefix, values in sums.items():
+        for position, (suffix, value) in enumerate(zip(_TOTAL_SUFFIXES, values, strict=True)):
+            # Lines have at most 3 decimals, so rounding the float sum gives the exact total.
+            totals[f"{prefix}{suffix}"] = round(value, 4)
+            grand[position] += value
+    initial, discount, price, vat, incl = (round(value, 4) for value in grand)
     return {
         "id": receipt_id,
-        "orderId": str(order_id),
+        "orderId": order_id,
         "type": "contract",
-        "currency": receipt.currency,
-        "items": lines,
+        "currency": currency,
+        "items": items,
         "createdAt": stamp,
         "updatedAt": stamp,
         "receiptNumber": None,
         "billingEntity": None,
         "billingTag": None,
         "transactionType": "purchase",
-        **{key: float(value) for key, value in receipt.totals().items()},
+        **totals,
+        "discount": discount,
+        "discountVat": 0.0,
+        "discountInclVat": discount,
+        "totalInitial": initial,
+        "total": price,
+        "totalVat": vat,
+        "totalInclVat": incl,
         "isCalculated": True,
     }
-
-
-def receipt_view(document: dict[str, Any], client_id: str) -> dict[str, Any]:
-    common = {
-        "receiptId": document["id"],
-        "orderId": document["orderId"],
-        "clientId": client_id,
-        "currency": document["currency"],
-        "pricePlanId": None,
-        "createdAt": document["createdAt"],
-        "updatedAt": document["updatedAt"],
-    }
-    return {**document, "items": [{**common, **line} for line in document["items"]]}
 
 
 def address_view(row: OrderRow) -> dict[str, Any]:
@@ -161,15 +203,15 @@ def _file_view(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 _UNRESOLVED: dict[str, Any] = dict.fromkeys(
-    ("finalProductUid", "productName", "category", "productCategoryUid", "productTypeUid",
-     "productNameUid", "price"),
+    ("productName", "category", "productCategoryUid", "productTypeUid", "productNameUid"),
 ) | {"attributes": []}  # fmt: skip
 
 
-def item_view(row: OrderRow) -> dict[str, Any]:
+def item_view(row: OrderRow, catalog: Catalog) -> dict[str, Any]:
     files = [_file_view(entry) for entry in row.item_files]
     variant = row.item_product_variant or {}
-    product = row.item_product or _UNRESOLVED
+    planned = row.item_product
+    product = product_details(catalog, planned["finalProductUid"]) if planned else _UNRESOLVED
     return {
         "id": str(row.item_id),
         "itemReferenceId": row.item_item_reference_id,
@@ -193,13 +235,13 @@ def item_view(row: OrderRow) -> dict[str, Any]:
         "previews": [],
         "designId": None,
         "productFileMimeType": None,
-        "finalProductUid": product["finalProductUid"],
+        "finalProductUid": planned["finalProductUid"] if planned else None,
         "metadata": row.item_metadata,
         "retailPriceInclVat": _number(row.item_retail_price_incl_vat),
         "attributes": product["attributes"],
         "itemReferenceName": None,
         "isIgnored": False,
-        "price": product["price"],
+        "price": planned["price"] if planned else None,
         "customTrim": None,
         "fileUrl": files[0]["url"] if files else None,
         "dpi": None,
@@ -250,10 +292,12 @@ def shipment_summary_view(row: OrderRow) -> dict[str, Any]:
     return {key: full[key] for key in keys}
 
 
-def order_view(row: OrderRow, items: list[OrderRow], customer_reference_id: str) -> dict[str, Any]:
-    client_id = str(row.customer_id)
+def order_view(
+    row: OrderRow, items: list[OrderRow], customer_reference_id: str, catalog: Catalog
+) -> dict[str, Any]:
+    client_id, order_id = str(row.customer_id), str(row.id)
     return {
-        "id": str(row.id),
+        "id": order_id,
         "clientId": client_id,
         "orderReferenceId": row.order_reference_id,
         "customerReferenceId": customer_reference_id,
@@ -261,11 +305,9 @@ def order_view(row: OrderRow, items: list[OrderRow], customer_reference_id: str)
         "financialStatus": row.financial_status,
         "currency": row.currency,
         "shippingAddress": address_view(row),
-        "items": [item_view(item) for item in items],
+        "items": [item_view(item, catalog) for item in items],
         "shipment": shipment_view(row),
-        "receipts": []
-        if row.receipt is None
-        else [receipt_view(row.receipt, str(row.customer_id))],
+        "receipts": [] if row.receipt is None else [receipt_view(row.receipt, order_id, client_id)],
         "createdAt": iso(row.created_at),
         "refusalReason": row.refusal_reason,
         "channel": row.channel,
