@@ -24,7 +24,8 @@ status and error ``type``. The tree::
     ├── MethodNotAllowed
     ├── BodyTooLarge
     ├── UnsupportedMediaType
-    └── RateLimited                 over the API key's requests per second
+    ├── RateLimited                 over the API key's requests per second
+    └── ServiceUnavailable          a dependency is down (e.g. the template renderer)
 """
 
 from __future__ import annotations
@@ -218,3 +219,10 @@ class RateLimited(DomainError):
             f"Too many requests: this API key may make {quota} requests per {per}. "
             f"Retry after {retry_after} s, with backoff."
         )
+
+
+class ServiceUnavailable(DomainError):
+    """A part Pressline needs for this request is not available right now; retry later."""
+
+    code = "service_unavailable"
+    default_message = "The service is temporarily unavailable; retry shortly."

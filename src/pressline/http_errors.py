@@ -24,6 +24,7 @@ STATUS_AND_TYPE: dict[type[e.DomainError], tuple[int, str]] = {
     e.Conflict: (409, "conflict"),
     e.BodyTooLarge: (413, "invalid_request"),
     e.UnsupportedMediaType: (415, "invalid_request"),
+    e.ServiceUnavailable: (503, "api"),
     e.RateLimited: (429, "rate_limit"),
 }
 

@@ -30,6 +30,7 @@ DOCUMENTED: list[tuple[type[e.DomainError], int, str]] = [
     (e.BodyTooLarge, 413, "invalid_request"),
     (e.UnsupportedMediaType, 415, "invalid_request"),
     (e.RateLimited, 429, "rate_limit"),
+    (e.ServiceUnavailable, 503, "api"),
 ]
 
 
