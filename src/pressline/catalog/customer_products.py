@@ -26,8 +26,9 @@ from pydantic import (
     field_validator,
 )
 
+from pressline.catalog.documents import fail_at
 from pressline.catalog.model import Unresolvable
-from pressline.catalog.product_file import ORIENTATION, Code, Loc, NonEmpty, Value, fail_at
+from pressline.catalog.product_file import ORIENTATION, Code, Loc, NonEmpty, Value
 
 __all__ = ["CustomerProductSpec", "CustomerProductsFile", "resolve_variant"]
 

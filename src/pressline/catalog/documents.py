@@ -7,11 +7,12 @@ A pydantic error location is then mapped to the deepest line the file shows for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from pressline.errors import FieldError, InvalidReferenceFile
 
@@ -38,6 +39,34 @@ def parse(model: type[Model], text: str, *, source: str) -> Model:
             for item in exc.errors(include_url=False)
         ]
         raise InvalidReferenceFile(source, errors) from None
+
+
+def fail_at(problems: Iterable[tuple[Path, str]], value: object) -> None:
+    """Raise one validation error per problem, each at its own location.
+
+    For checks that need a wider view than one entry (a duplicate, a cross-reference):
+    pydantic prefixes these locations with the validated field's own, so ``parse`` can
+    still name the YAML line of the exact entry.
+    """
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("reference_file", "{problem}", {"problem": text}),
+            loc=loc,
+            input=value,
+        )
+        for loc, text in problems
+    ]
+    if details:
+        raise ValidationError.from_exception_data("reference file", details)
+
+
+def repeats(items: Sequence[str], what: str, *, at: Path = ()) -> list[tuple[Path, str]]:
+    """A problem at each item (or at its ``at`` field) that was already listed before it."""
+    return [
+        ((index, *at), f"{what} '{item}' is listed twice")
+        for index, item in enumerate(items)
+        if item in items[:index]
+    ]
 
 
 def _lines(node: yaml.Node | None, path: Path) -> Iterator[tuple[Path, int]]:

@@ -23,12 +23,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from pressline.catalog.documents import fail_at
 from pressline.catalog.model import (
     EU_MEMBER_STATES,
     ResolvedProduct,
@@ -115,31 +114,12 @@ class RatesFile(BaseModel):
     def _base_rate_is_one(self) -> Self:
         base = self.base_currency
         if base not in self.exchange_rates:
-            raise _error_at(
-                ("exchange_rates",),
-                self.exchange_rates,
-                "the base currency {base} needs an exchange rate of 1",
-                base=base,
-            )
+            problem = f"the base currency {base} needs an exchange rate of 1"
+            fail_at([(("exchange_rates",), problem)], self.exchange_rates)
         if self.exchange_rates[base] != 1:
-            raise _error_at(
-                ("exchange_rates", base),
-                self.exchange_rates[base],
-                "the base currency {base} must have an exchange rate of exactly 1",
-                base=base,
-            )
+            problem = f"the base currency {base} must have an exchange rate of exactly 1"
+            fail_at([(("exchange_rates", base), problem)], self.exchange_rates[base])
         return self
-
-
-def _error_at(loc: tuple[str, ...], value: object, template: str, **ctx: str) -> ValidationError:
-    """A validation error located at ``loc``, deeper than a model validator can point.
-
-    The importer maps error locations to YAML lines, so the error must name the entry.
-    """
-    error = PydanticCustomError("rates_file", template, ctx)
-    return ValidationError.from_exception_data(
-        "RatesFile", [InitErrorDetails(type=error, loc=loc, input=value)]
-    )
 
 
 # --- receipts --------------------------------------------------------------------------

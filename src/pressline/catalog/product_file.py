@@ -10,7 +10,7 @@ the product entry's own location. ``pressline.catalog.products`` compiles a vali
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, TypeVar
@@ -22,11 +22,11 @@ from pydantic import (
     Field,
     PositiveInt,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from pressline.catalog.documents import fail_at, repeats
 
 #: productCategoryUid -> the productTypeUids it holds; fixed for every module.
 PRODUCT_TYPES: Mapping[str, frozenset[str]] = {
@@ -62,32 +62,6 @@ def _non_empty(items: tuple[Item, ...]) -> tuple[Item, ...]:
 
 
 NonEmpty = Annotated[tuple[Item, ...], AfterValidator(_non_empty)]
-
-
-def fail_at(problems: Iterable[tuple[Loc, str]], value: object) -> None:
-    """Raise one error per problem at its own location, relative to the validated field.
-
-    Pydantic prefixes these with the field's own location, so an importer can name the
-    YAML line of the exact entry, not just the field's.
-    """
-    details = [
-        InitErrorDetails(
-            type=PydanticCustomError("catalog_inconsistent", "{problem}", {"problem": text}),
-            loc=loc,
-            input=value,
-        )
-        for loc, text in problems
-    ]
-    if details:
-        raise ValidationError.from_exception_data("catalog", details)
-
-
-def _repeats(items: list[str] | tuple[str, ...], what: str, loc: Loc = ()) -> list[tuple[Loc, str]]:
-    return [
-        ((index, *loc), f"{what} '{item}' is listed twice")
-        for index, item in enumerate(items)
-        if item in items[:index]
-    ]
 
 
 def _check_tiers(tiers: dict[int, Decimal]) -> dict[int, Decimal]:
@@ -135,7 +109,7 @@ class SegmentSpec(_FileModel):
     @field_validator("values")
     @classmethod
     def _unique_values(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        fail_at(_repeats(values, "value"), values)
+        fail_at(repeats(values, "value"), values)
         return values
 
     @field_validator("default")
@@ -213,7 +187,7 @@ class ProductSpec(_FileModel):
     @field_validator("segments")
     @classmethod
     def _unique_codes(cls, segments: tuple[SegmentSpec, ...]) -> tuple[SegmentSpec, ...]:
-        fail_at(_repeats([s.code for s in segments], "segment", ("code",)), segments)
+        fail_at(repeats([s.code for s in segments], "segment", at=("code",)), segments)
         return segments
 
     @field_validator("models")

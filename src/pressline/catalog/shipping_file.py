@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
@@ -27,13 +27,12 @@ from pydantic import (
     Field,
     PositiveInt,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from pressline.catalog.documents import fail_at, repeats
 from pressline.catalog.product_file import PRODUCT_TYPES
 
 
@@ -79,24 +78,6 @@ WEEKDAY_NUMBERS: Final[Mapping[Weekday, int]] = {day: index for index, day in en
 
 
 Loc = tuple[str | int, ...]
-
-
-def _fail(problems: Iterable[tuple[Loc, str]], value: object) -> None:
-    """Raise one error per problem at its own location (relative to the validated field).
-
-    The importer maps error locations to YAML lines, so a check that needs a wider view
-    than one entry still reports at the entry it is about.
-    """
-    details = [
-        InitErrorDetails(
-            type=PydanticCustomError("shipping_inconsistent", "{problem}", {"problem": text}),
-            loc=loc,
-            input=value,
-        )
-        for loc, text in problems
-    ]
-    if details:
-        raise ValidationError.from_exception_data("shipping", details)
 
 
 def _not_a_yaml_boolean(value: object) -> object:
@@ -171,7 +152,7 @@ class FacilityEntry(_FileModel):
     @field_validator("categories")
     @classmethod
     def _unique_categories(cls, categories: tuple[str, ...]) -> tuple[str, ...]:
-        _fail(_repeats(categories, "category"), categories)
+        fail_at(repeats(categories, "category"), categories)
         return categories
 
     @field_validator("closed_weekdays")
@@ -195,7 +176,7 @@ class ZoneRate(_FileModel):
     @field_validator("bands")
     @classmethod
     def _ascending(cls, bands: tuple[WeightBand, ...]) -> tuple[WeightBand, ...]:
-        _fail(
+        fail_at(
             (
                 ((index, "up_to"), f"up_to must be above the previous band's {previous.up_to}")
                 for index, (previous, band) in enumerate(itertools.pairwise(bands), start=1)
@@ -208,7 +189,7 @@ class ZoneRate(_FileModel):
     @model_validator(mode="after")
     def _min_before_max(self) -> Self:
         if self.max_days < self.min_days:
-            _fail([(("max_days",), f"max_days is below min_days ({self.min_days})")], self)
+            fail_at([(("max_days",), f"max_days is below min_days ({self.min_days})")], self)
         return self
 
 
@@ -241,7 +222,7 @@ class ShipmentMethodEntry(_FileModel):
                     for index, band in enumerate(rate.bands)
                     if band.up_to > self.max_package_weight
                 )
-        _fail(problems, self)
+        fail_at(problems, self)
         return self
 
 
@@ -255,8 +236,8 @@ class ShippingFile(_FileModel):
     @field_validator("facilities")
     @classmethod
     def _unique_ids(cls, facilities: tuple[FacilityEntry, ...]) -> tuple[FacilityEntry, ...]:
-        _fail(
-            _repeats([facility.id for facility in facilities], "facility id", field="id"),
+        fail_at(
+            repeats([facility.id for facility in facilities], "facility id", at=("id",)),
             facilities,
         )
         return facilities
@@ -266,7 +247,7 @@ class ShippingFile(_FileModel):
     def _unique_uids(
         cls, methods: tuple[ShipmentMethodEntry, ...]
     ) -> tuple[ShipmentMethodEntry, ...]:
-        _fail(_repeats([method.uid for method in methods], "uid", field="uid"), methods)
+        fail_at(repeats([method.uid for method in methods], "uid", at=("uid",)), methods)
         return methods
 
     @field_validator("shipment_methods")
@@ -285,14 +266,5 @@ class ShippingFile(_FileModel):
             for origin in method.rates
             if origin not in countries
         ]
-        _fail(problems, methods)
+        fail_at(problems, methods)
         return methods
-
-
-def _repeats(items: Sequence[str], what: str, *, field: str | None = None) -> list[tuple[Loc, str]]:
-    """A problem at each item (or its ``field``) already listed before it."""
-    return [
-        ((index, field) if field else (index,), f"{what} {item!r} is listed twice")
-        for index, item in enumerate(items)
-        if item in items[:index]
-    ]
