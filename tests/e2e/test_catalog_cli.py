@@ -102,3 +102,35 @@ def test_customer_products_for_an_unknown_customer_is_a_one_line_error(
     result = run("customer-products", "import", "nobody", str(example))
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: Customer 'nobody' was not found."
+
+
+def test_customer_products_create_one_from_the_command_line(database_url: str) -> None:
+    ok_json("customers", "create", "poster-shop")
+    result = run(
+        "customer-products", "create", "poster-shop", "Wall Poster",
+        "--base", "large-posters_pt_170-gsm-coated-silk", "--orientation", "ver",
+        "--option", "Size=Medium:pf=500x700-mm", "--option", "Size=Large:pf=700x1000-mm",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    listed = ok_json("customer-products", "list", "poster-shop")
+    assert listed == [{"productName": "Wall Poster", "options": "Size: Medium, Large"}]
+
+
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        ("Size=Huge:pf=9x9-mm", "9x9-mm"),  # resolves to no catalog product
+        ("Size-Medium", "Option=Value:code=value"),  # malformed
+    ],
+)
+def test_customer_products_create_refuses_what_cannot_resolve(
+    database_url: str, option: str, problem: str
+) -> None:
+    ok_json("customers", "create", "bad-shop")
+    result = run(
+        "customer-products", "create", "bad-shop", "Poster",
+        "--base", "large-posters", "--orientation", "ver", "--option", option,
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert problem in result.output
+    assert ok_json("customer-products", "list", "bad-shop") == []

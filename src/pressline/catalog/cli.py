@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from pressline.catalog import service
+from pressline.catalog.customer_products import CustomerProductSpec
 from pressline.cli_support import JsonOption, console, emit, reports_errors, transaction
 from pressline.db import utcnow
 
@@ -74,6 +76,60 @@ def import_customer_products(customer: Customer, file: FileArgument) -> None:
             now=utcnow(),
         )  # fmt: skip
     console.print(f"Imported {len(names)} product(s) for {customer}: {', '.join(names)}")
+
+
+def _options(entries: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """``Option=Value:code=value,code=value`` entries as the spec's options."""
+    options: dict[str, dict[str, dict[str, str]]] = {}
+    for entry in entries:
+        choice, _, segments = entry.partition(":")
+        option, _, value = choice.partition("=")
+        pairs = [pair.partition("=") for pair in segments.split(",") if pair]
+        if not option or not value or not pairs or any(not code or not v for code, _, v in pairs):
+            raise typer.BadParameter(
+                f"'{entry}' is not Option=Value:code=value[,code=value]", param_hint="--option"
+            )
+        options.setdefault(option, {})[value] = {code: v for code, _, v in pairs}
+    return options
+
+
+@customer_products.command("create")
+@reports_errors
+def create_customer_product(
+    customer: Customer,
+    name: Annotated[str, typer.Argument(help="The productName integrators will send.")],
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base", help="Catalog prefix plus the segments every variant shares, e.g. cards."
+        ),
+    ],
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option",
+            help="One option value and the segments it sets, repeatable: "
+            "'Size=Standard:pf=85x55-mm'.",
+        ),
+    ],
+    orientation: Annotated[
+        str | None, typer.Option(help="hor or ver, when every variant has the same one.")
+    ] = None,
+) -> None:
+    """Create (or replace) one customer product; every combination must resolve."""
+    try:
+        spec = CustomerProductSpec.model_validate(
+            {"name": name, "base_product_uid": base, "orientation": orientation,
+             "options": _options(option)}
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc.errors(include_url=False)[0]["msg"])) from None
+    with transaction() as conn:
+        service.save_customer_products(
+            conn, customer_reference_id=customer, specs=[spec], source=f"'{name}'",
+            now=utcnow(),
+        )  # fmt: skip
+    console.print(f"Saved '{name}' for {customer}.")
 
 
 @customer_products.command("list")

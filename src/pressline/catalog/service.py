@@ -148,21 +148,40 @@ def import_customer_products(
     conn: Connection, *, customer_reference_id: str, text: str, source: str, now: datetime
 ) -> list[str]:
     """Create or replace every product in the file for the customer; their names."""
-    customer_id = accounts.customer_id(conn, customer_reference_id)
     parsed = documents.parse(CustomerProductsFile, text, source=source)
+    return save_customer_products(
+        conn,
+        customer_reference_id=customer_reference_id,
+        specs=list(parsed.products),
+        source=source,
+        now=now,
+    )
+
+
+def save_customer_products(
+    conn: Connection,
+    *,
+    customer_reference_id: str,
+    specs: list[CustomerProductSpec],
+    source: str,
+    now: datetime,
+) -> list[str]:
+    """Create or replace ``specs`` for the customer, all or none: every option combination
+    must resolve in the catalog in force."""
+    customer_id = accounts.customer_id(conn, customer_reference_id)
     catalog = _compiled("catalog", export_file(conn, kind="catalog"), "the catalog in force")
     problems = []
-    for index, spec in enumerate(parsed.products):
+    for index, spec in enumerate(specs):
         problem = _first_unresolvable(spec, catalog)
         if problem is not None:
             problems.append(FieldError("invalid_reference_file", f"products.{index}", problem))
     if problems:
         raise InvalidReferenceFile(source, problems)
-    for spec in parsed.products:
+    for spec in specs:
         dumped = spec.model_dump(mode="json")
         repository.put_customer_product(conn, customer_id, spec.name, dumped, now)
     repository.bump(conn, CUSTOMER_PRODUCTS, now=now)
-    return [spec.name for spec in parsed.products]
+    return [spec.name for spec in specs]
 
 
 def list_customer_products(
