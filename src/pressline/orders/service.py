@@ -26,7 +26,7 @@ from pressline.errors import (
     ShipmentNotUpdatable,
     ValidationFailed,
 )
-from pressline.orders import planning, repository, rules, views
+from pressline.orders import plan_views, planning, repository, rules, views
 from pressline.orders.fields import COUNTRY_CODES
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate, ShippingAddress
 from pressline.orders.statuses import (
@@ -118,7 +118,7 @@ def prepare_order(
             "quantity": item.quantity,
             "retail_price_incl_vat": item.retail_price_incl_vat,
             "fulfillment_status": item_status.value,
-            "product": views.product_document(products[position], line_prices[position]),
+            "product": plan_views.product_document(products[position], line_prices[position]),
             "files": [{"type": file.type.value, "url": file.url} for file in item.files],
             "metadata": [entry.model_dump() for entry in item.metadata],
         }
@@ -159,10 +159,10 @@ def _plan_columns(
         return columns
     shipping = next(line.price for line in plan.priced.lines if line.type == "shipment")
     columns["fulfillment_facility_id"] = plan.route.facility_id
-    columns["shipment"] = views.shipment_document(
+    columns["shipment"] = plan_views.shipment_document(
         plan.route, price=shipping, is_cheapest=plan.is_cheapest, initial=initial
     )
-    columns["receipt"] = views.receipt_document(plan.receipt, now=now)
+    columns["receipt"] = plan_views.receipt_document(plan.receipt, now=now)
     columns["total_incl_vat"] = plan.receipt.total_incl_vat
     return columns
 
@@ -178,7 +178,7 @@ def submit_order(conn: Connection, *, prepared: PreparedOrder) -> dict[str, Any]
     return {
         "id": str(row["id"]),
         "orderReferenceId": row["order_reference_id"],
-        "createdAt": views.iso(row["created_at"]),
+        "createdAt": plan_views.iso(row["created_at"]),
     }
 
 
@@ -332,7 +332,7 @@ def quote_order(
     retail = planning.has_retail_prices(
         order.retail_currency, order.retail_shipping_price_incl_vat, order.items
     )
-    return views.quote_view(order, routed, products, receipts, retail_prices=retail)
+    return plan_views.quote_view(order, routed, products, receipts, retail_prices=retail)
 
 
 def search_orders(conn: Connection, *, principal: Principal, search: OrderSearch) -> dict[str, Any]:
@@ -381,6 +381,6 @@ def shipment_methods(reference: Reference, *, country: str | None) -> dict[str, 
     return {
         "country": country,
         "shipmentMethods": [
-            views.method_offer_view(offer) for offer in reference.shipping.methods_for(country)
+            plan_views.method_offer_view(offer) for offer in reference.shipping.methods_for(country)
         ],
     }
