@@ -4,6 +4,11 @@ For each backend: a seeded database (cached), a fresh connector and key, `pressl
 serve` on 127.0.0.1, one preflight request per scenario, then wrk for each scenario
 (a warm-up, then the measured run). Everything started is stopped at the end.
 
+``--features on`` runs the server as production does: a rate limiter that counts every
+request (in memory, or in Redis with ``--redis`` on PostgreSQL), JSON access logs at
+level info, and an ``Idempotency-Key`` on every submit. ``--features both`` measures
+each backend without and then with them, and prints what they cost.
+
 Exit status: 0 every scenario met its target with no errors, 1 something failed,
 2 the benchmark could not run (wrk missing, server or database would not start).
 """
@@ -17,13 +22,15 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tests.support.pgcluster import PostgresUnavailable
+from tests.support.redisserver import RedisServer, RedisUnavailable
 
-from bench import report, server, store, targets, workload
+from bench import costs, report, server, store, targets, workload
 from bench import wrk as wrk_runner
 from bench.report import Measurement, note
 
@@ -85,6 +92,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where seeded databases are kept between runs",
     )
     add("--results-dir", type=Path, default=BENCH_DIR / "results")
+    add(
+        "--features",
+        choices=["off", "on", "both"],
+        default="off",
+        help="rate limiter, access logs and idempotency keys: off, on (as in production), "
+        "or both, one after the other, with the cost of turning them on",
+    )
+    add(
+        "--rate-limit",
+        default=server.COUNTING_LIMIT,
+        help="the limit with features on (the default counts every request, refuses none)",
+    )
+    add(
+        "--repeat",
+        type=_positive,
+        default=1,
+        help="run every scenario this many times (with --features both: off, on, off, on…)",
+    )
+    add(
+        "--redis",
+        action="store_true",
+        help="PostgreSQL with features on: count rate limits in a throwaway Redis",
+    )
     args = parser.parse_args(argv)
     if args.orders < 1000:
         parser.error("--orders must be at least 1000")
@@ -101,12 +131,27 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
+def _modes(args: argparse.Namespace) -> list[str]:
+    """Features off and on in turn, ``--repeat`` times: drift on a shared machine hits both."""
+    modes: list[str] = ["off", "on"] if args.features == "both" else [args.features]
+    return modes * int(args.repeat)
+
+
+def _features(
+    mode: str, backend: str, args: argparse.Namespace, redis_url: str | None
+) -> server.Features:
+    if mode == "off":
+        return server.Features()
+    return server.Features.on(args.rate_limit, redis_url if backend == "postgres" else None)
+
+
 def run_backend(
     backend: str,
     args: argparse.Namespace,
     wrk: str,
     run_id: str,
     measurements: list[Measurement],
+    redis_url: str | None = None,
 ) -> None:
     """Every selected scenario on ``backend``, appended to ``measurements`` as each finishes."""
     note(f"[bold]{backend}[/bold]: preparing {args.orders:,} orders")
@@ -117,15 +162,28 @@ def run_backend(
             note(f"{backend}: database ready ({how}) in {data.prepare_seconds:.0f} s")
             account = workload.prepare_account(data.url, run_id)
             workers = args.workers if backend == "postgres" else 1
-            probe = f"{account.base}/not-an-order"
-            with server.serve(
-                data.url, workdir, workers=workers, probe_path=probe, api_key=account.api_key
-            ) as srv:
-                note(f"{backend}: pressline serve on {srv.url} (pid {srv.process.pid})")
-                for scenario in args.only:
-                    measurements.append(
-                        run_scenario(backend, scenario, args, wrk, run_id, srv, account, data)
+            for index, mode in enumerate(_modes(args)):
+                features = _features(mode, backend, args, redis_url)
+                server_run = f"{run_id}s{index}"  # each server's submits have references of its own
+                with server.serve(
+                    data.url,
+                    workdir,
+                    workers=workers,
+                    probe_path=f"{account.base}/not-an-order",
+                    api_key=account.api_key,
+                    features=features,
+                    log_name=f"server-{mode}.log",
+                ) as srv:
+                    note(
+                        f"{backend}: pressline serve on {srv.url} (pid {srv.process.pid}), "
+                        f"features {features.describe()}"
                     )
+                    for name in args.only:  # each appended as it finishes
+                        measurements.append(
+                            run_scenario(
+                                backend, name, args, wrk, server_run, srv, account, data, mode
+                            )
+                        )
 
 
 def run_scenario(
@@ -137,24 +195,27 @@ def run_scenario(
     srv: server.Server,
     account: workload.Account,
     data: store.Dataset,
+    mode: str = "off",
 ) -> Measurement:
     payload = workload.write_payload(
         scenario, srv.log.parent, account, data.seeded_at, data.info.bench_orders
     )
     facts = workload.preflight(scenario, srv.port, account, payload)
     env = {"BENCH_BASE": account.base, "BENCH_API_KEY": account.api_key}
+    # With features on, submits carry an Idempotency-Key (lua/submit_keyed.lua).
+    script = "submit_keyed" if scenario == "submit" and mode == "on" else scenario
     if args.warmup > 0:
         warm = wrk_runner.Load(args.connections, args.threads, args.warmup)
         wrk_runner.run(
-            wrk, scenario, srv.url, warm, payload=payload, env={**env, "BENCH_RUN_ID": f"{run_id}w"}
+            wrk, script, srv.url, warm, payload=payload, env={**env, "BENCH_RUN_ID": f"{run_id}w"}
         )
     load = wrk_runner.Load(args.connections, args.threads, args.duration)
     note(
-        f"{backend}: {scenario} for {args.duration} s at {args.connections} connections "
-        f"(load average {os.getloadavg()[0]:.2f})"
+        f"{backend}: {scenario} for {args.duration} s at {args.connections} connections, "
+        f"features {mode} (load average {os.getloadavg()[0]:.2f})"
     )
     result = wrk_runner.run(
-        wrk, scenario, srv.url, load, payload=payload, env={**env, "BENCH_RUN_ID": run_id}
+        wrk, script, srv.url, load, payload=payload, env={**env, "BENCH_RUN_ID": run_id}
     )
     target = targets.TARGETS[(backend, scenario)]
     passed, why = targets.verdict(target, result.rps, result.p99_ms, result.errors)
@@ -162,9 +223,19 @@ def run_scenario(
         f"{backend}: {scenario} {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
         f"p99 {result.p99_ms:.1f} ms, {result.errors} errors"
     )
+    label = backend if args.features == "off" else f"{backend} (features {mode})"
+    facts = {**facts, "backend": backend, "features": mode}
     return Measurement(
-        backend, scenario, args.connections, result, target.describe(), passed, why, facts
+        label, scenario, args.connections, result, target.describe(), passed, why, facts
     )
+
+
+def _redis(args: argparse.Namespace, backends: list[str], resources: ExitStack) -> str | None:
+    """A throwaway Redis when a PostgreSQL run with features on asked for one."""
+    if not args.redis or args.features == "off" or "postgres" not in backends:
+        return None
+    directory = resources.enter_context(tempfile.TemporaryDirectory(prefix="pressline-redis-"))
+    return resources.enter_context(RedisServer(Path(directory))).url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,10 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     measurements: list[Measurement] = []
     try:
-        for backend in backends:
-            run_backend(backend, args, wrk, run_id, measurements)
+        with ExitStack() as resources:
+            redis_url = _redis(args, backends, resources)
+            for backend in backends:
+                run_backend(backend, args, wrk, run_id, measurements, redis_url)
     except (
         PostgresUnavailable,
+        RedisUnavailable,
         server.ServerError,
         wrk_runner.WrkError,
         workload.PreflightError,
@@ -221,6 +295,10 @@ def _finish(
         f"{os.cpu_count()} CPUs shared by server and wrk"
     )
     report.table(measurements, title)
+    compared = costs.compare(measurements)
+    if compared:
+        costs.table(compared)
+        run["feature_costs"] = [cost.as_dict() for cost in compared]
     if args.connections != targets.TARGET_CONNECTIONS:
         note(f"targets are stated for {targets.TARGET_CONNECTIONS} connections")
     path = report.write_json(args.results_dir, run, measurements)

@@ -1,4 +1,10 @@
-"""Start `pressline serve` on 127.0.0.1 for a run, and stop it (and its workers) by PID."""
+"""Start `pressline serve` on 127.0.0.1 for a run, and stop it (and its workers) by PID.
+
+:class:`Features` says what runs on every request besides the work itself (the rate
+limiter, the access log, and where rate-limit counts live), so a run can measure the
+server with and without them. :meth:`Server.kill` is a crash: SIGKILL to the server's
+own process group, so no shutdown code runs in any of its processes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import client
@@ -18,10 +25,51 @@ from bench.report import note
 
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+#: A quota no benchmark reaches: every request is counted, none is refused.
+COUNTING_LIMIT = "1000000/second"
 
 
 class ServerError(RuntimeError):
     """The server did not start or did not stop; the message quotes its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """The per-request work besides the endpoint's own: rate limiting and access logs.
+
+    Off (the throughput benchmark's default): no rate limiter, log level ``warning`` (no
+    access lines). On: what production runs, a limiter that counts every request
+    (:data:`COUNTING_LIMIT` by default, so the load is measured rather than refused),
+    in memory or in Redis, and one JSON access line per request.
+    """
+
+    rate_limit: str = "off"
+    log_level: str = "warning"
+    redis_url: str | None = None
+
+    @classmethod
+    def on(cls, rate_limit: str = COUNTING_LIMIT, redis_url: str | None = None) -> Features:
+        return cls(rate_limit=rate_limit, log_level="info", redis_url=redis_url)
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate_limit.lower() != "off" or self.log_level in {"info", "debug"}
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "off"
+        store = "redis" if self.redis_url else "memory"
+        return f"rate limit {self.rate_limit} ({store}), {self.log_level} JSON logs"
+
+    def env(self) -> dict[str, str]:
+        settings = {
+            "PRESSLINE_RATE_LIMIT": self.rate_limit,
+            "PRESSLINE_LOG_LEVEL": self.log_level,
+            "PRESSLINE_LOG_FORMAT": "json",
+        }
+        if self.redis_url:
+            settings["PRESSLINE_REDIS_URL"] = self.redis_url
+        return settings
 
 
 def free_port() -> int:
@@ -67,7 +115,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 class Server:
-    """A running `pressline serve`; use :func:`serve` to get one."""
+    """A running `pressline serve`; use :func:`serve` or :func:`start` to get one."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
         self.process = process
@@ -121,6 +169,22 @@ class Server:
             raise KeyboardInterrupt
         return leftovers
 
+    def kill(self) -> None:
+        """Crash the server: SIGKILL its whole process group at once, then wait until it is gone.
+
+        The group is the server's own (it started in a new session), and its leader is
+        our unreaped child, so the group id cannot have been reused by anyone else.
+        """
+        workers = self.workers or _descendants(self.process.pid)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(_alive(pid) for pid in workers):
+            if time.monotonic() > deadline:
+                raise ServerError(f"processes {workers} survived SIGKILL")
+            time.sleep(0.05)
+
     def _terminate(self, workers: list[int]) -> None:
         """SIGTERM, then wait up to STOP_TIMEOUT for the server and its workers to exit."""
         if self.process.poll() is None:
@@ -132,25 +196,34 @@ class Server:
             time.sleep(0.1)
 
 
-@contextmanager
-def serve(
-    database_url: str, workdir: Path, *, workers: int, probe_path: str, api_key: str
-) -> Iterator[Server]:
-    """`pressline serve` on a free port of 127.0.0.1, stopped when the block ends."""
-    port = free_port()
-    env = {
-        **os.environ,
+def _environment(database_url: str, workdir: Path, port: int, workers: int) -> dict[str, str]:
+    """The caller's environment without its PRESSLINE_* settings, and the run's own."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PRESSLINE_")}
+    return {
+        **inherited,
         "PRESSLINE_DATABASE_URL": database_url,
         "PRESSLINE_HOST": client.HOST,
         "PRESSLINE_PORT": str(port),
         "PRESSLINE_TLS_DIR": str(workdir / "tls"),
         "PRESSLINE_WORKERS": str(workers),
-        "PRESSLINE_LOG_LEVEL": "warning",
-        # wrk drives one key far beyond 100 requests/s: measure the work, not the 429s.
-        "PRESSLINE_RATE_LIMIT": os.environ.get("PRESSLINE_RATE_LIMIT", "off"),
     }
-    log = workdir / "server.log"
-    with log.open("wb") as out:
+
+
+def start(
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int,
+    probe_path: str,
+    api_key: str,
+    features: Features | None = None,
+    log_name: str = "server.log",
+) -> Server:
+    """`pressline serve` on a free port of 127.0.0.1, ready; the caller stops (or kills) it."""
+    port = free_port()
+    env = {**_environment(database_url, workdir, port, workers), **(features or Features()).env()}
+    log = workdir / log_name
+    with log.open("ab") as out:
         process = subprocess.Popen(
             _command(),
             cwd=workdir,
@@ -162,6 +235,34 @@ def serve(
     server = Server(process, port, log)
     try:
         server.wait_ready(probe_path, api_key)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextmanager
+def serve(
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int,
+    probe_path: str,
+    api_key: str,
+    features: Features | None = None,
+    log_name: str = "server.log",
+) -> Iterator[Server]:
+    """`pressline serve` on a free port of 127.0.0.1, stopped when the block ends."""
+    server = start(
+        database_url,
+        workdir,
+        workers=workers,
+        probe_path=probe_path,
+        api_key=api_key,
+        features=features,
+        log_name=log_name,
+    )
+    try:
         yield server
     finally:
         leftovers = server.stop()
@@ -171,4 +272,7 @@ def serve(
                 "of SIGTERM and were killed (SIGKILL)[/]"
             )
         else:
-            note(f"server stopped (pid {process.pid} and its {len(server.workers)} child(ren))")
+            note(
+                f"server stopped (pid {server.process.pid} and its "
+                f"{len(server.workers)} child(ren))"
+            )
