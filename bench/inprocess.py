@@ -6,6 +6,11 @@ TLS's share of the two cores. Use it to compare a change before and after; use
 ``bench.run`` for the HTTP figures the targets refer to.
 
     .venv/bin/python -m bench.inprocess [--requests 4000] [--url sqlite:///…]
+    .venv/bin/python -m bench.inprocess --idempotency [--rounds 5]
+
+``--idempotency`` adds submits with an ``Idempotency-Key`` and their replays; with
+``--rounds N`` submit, keyed submit and replay alternate N times and the medians are
+printed, which evens out a busy machine's drift.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import tempfile
 import time
 import uuid
@@ -30,12 +36,17 @@ from pressline.orders import examples
 Call = Callable[[int], Awaitable[tuple[int, bytes]]]
 
 
-async def _call(app: Any, method: str, path: str, body: bytes, key: str) -> tuple[int, bytes]:
+async def _call(
+    app: Any, method: str, path: str, body: bytes, key: str, idempotency_key: str | None = None
+) -> tuple[int, bytes]:
+    headers = [(b"content-type", b"application/json"), (b"x-api-key", key.encode())]
+    if idempotency_key is not None:
+        headers.append((b"idempotency-key", idempotency_key.encode()))
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "https", "path": path, "raw_path": path.encode(), "query_string": b"",
         "root_path": "", "client": ("127.0.0.1", 1), "server": ("bench", 443),
-        "headers": [(b"content-type", b"application/json"), (b"x-api-key", key.encode())],
+        "headers": headers,
     }  # fmt: skip
     sent = False
     status, chunks = 0, []
@@ -59,7 +70,13 @@ async def _call(app: Any, method: str, path: str, body: bytes, key: str) -> tupl
     return status, b"".join(chunks)
 
 
-async def _measure(name: str, requests: int, make: Call, concurrency: int = 16) -> list[bytes]:
+async def _measure(
+    name: str,
+    requests: int,
+    make: Call,
+    concurrency: int = 16,
+    rates: dict[str, list[float]] | None = None,
+) -> list[bytes]:
     bodies: list[bytes] = []
     started, index = time.perf_counter(), 0
 
@@ -74,11 +91,13 @@ async def _measure(name: str, requests: int, make: Call, concurrency: int = 16) 
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    print(f"{name:7s} {requests / elapsed:8,.0f}/s  {elapsed / requests * 1e6:7,.0f} µs/request")
+    print(f"{name:12s} {requests / elapsed:8,.0f}/s  {elapsed / requests * 1e6:7,.0f} µs/request")
+    if rates is not None:
+        rates.setdefault(name, []).append(requests / elapsed)
     return bodies
 
 
-async def main(url: str, requests: int) -> None:
+async def main(url: str, requests: int, *, idempotency: bool = False, rounds: int = 1) -> None:
     db = Database(url)
     upgrade(db.write_engine)
     reference = f"bench-{uuid.uuid4().hex[:8]}"
@@ -93,20 +112,80 @@ async def main(url: str, requests: int) -> None:
         json.dumps({**order, "orderReferenceId": f"r{i}"}).encode() for i in range(requests)
     ]
     search = b'{"fulfillmentStatus": ["created"], "limit": 50}'
-    created = await _measure(
-        "submit", requests, lambda i: _call(app, "POST", f"{base}/order", payloads[i], key)
-    )
+    rates: dict[str, list[float]] = {}
+    created = await _measure("submit", requests, _submits(app, base, payloads, key), rates=rates)
     ids = [json.loads(body)["id"] for body in created]
+    if idempotency:
+        await _keyed_rounds(app, base, key, order, requests, rounds, rates)
     await _measure("get", requests, lambda i: _call(app, "GET", f"{base}/{ids[i]}", b"", key))
     await _measure("search", requests, lambda i: _call(app, "POST", f"{base}/search", search, key))
     db.close()
+
+
+async def _keyed_rounds(
+    app: Any,
+    base: str,
+    key: str,
+    order: dict[str, Any],
+    requests: int,
+    rounds: int,
+    rates: dict[str, list[float]],
+) -> None:
+    """Keyed submits and their replays; over several rounds, with plain submits between."""
+    for round_ in range(rounds):
+        if round_:
+            plain = [
+                json.dumps({**order, "orderReferenceId": f"p{round_}-{i}"}).encode()
+                for i in range(requests)
+            ]
+            await _measure("submit", requests, _submits(app, base, plain, key), rates=rates)
+        await _keyed_submits(app, base, key, order, requests, f"k{round_}", rates)
+    if rounds > 1:
+        for name, values in rates.items():
+            print(f"median {name:12s} {statistics.median(values):8,.0f}/s over {len(values)}")
+
+
+def _submits(app: Any, base: str, payloads: list[bytes], key: str) -> Call:
+    return lambda i: _call(app, "POST", f"{base}/order", payloads[i], key)
+
+
+async def _keyed_submits(
+    app: Any,
+    base: str,
+    key: str,
+    order: dict[str, Any],
+    requests: int,
+    prefix: str,
+    rates: dict[str, list[float]],
+) -> None:
+    """Submit with a fresh Idempotency-Key each, then the same requests again (replays)."""
+    payloads = [
+        json.dumps({**order, "orderReferenceId": f"{prefix}-{i}"}).encode() for i in range(requests)
+    ]
+    keys = [f"bench-{uuid.uuid4()}" for _ in range(requests)]
+
+    def keyed(i: int) -> Awaitable[tuple[int, bytes]]:
+        return _call(app, "POST", f"{base}/order", payloads[i], key, keys[i])
+
+    await _measure("submit+key", requests, keyed, rates=rates)
+    await _measure("replay", requests, keyed, rates=rates)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000, help="requests per scenario")
     parser.add_argument("--url", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--idempotency",
+        action="store_true",
+        help="also measure submit with an Idempotency-Key, and replays of those submits",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --idempotency: alternate this many times"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         url = options.url or f"sqlite:///{Path(scratch) / 'inprocess.db'}"
-        asyncio.run(main(url, options.requests))
+        asyncio.run(
+            main(url, options.requests, idempotency=options.idempotency, rounds=options.rounds)
+        )

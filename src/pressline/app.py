@@ -20,6 +20,8 @@ from pressline.db import Database
 from pressline.deps import API_KEY_SCHEME
 from pressline.errors import DomainError
 from pressline.health import router as health_router
+from pressline.idempotency import openapi as idempotency_openapi
+from pressline.idempotency import purging
 from pressline.metrics import Metrics
 from pressline.middleware import EdgeMiddleware
 from pressline.observability import RequestObserver
@@ -42,6 +44,9 @@ search and re-route print orders.
   response carries `RateLimit-Policy` (`"default";q=100;w=1`: quota and window in seconds)
   and `RateLimit` (`"default";r=42;t=1`: requests left and seconds until the window frees
   up). Over the limit: 429 `rate_limit` with `Retry-After`; retry after it, with backoff.
+* **Safe retries:** send an `Idempotency-Key` header on submit, cancel and update shipment
+  (or `"preventDuplicate": true` on submit); a retry within 24 hours gets the first answer
+  again, with `Idempotent-Replayed: true`, and changes nothing.
 """
 
 RATE_LIMIT_HEADERS = {
@@ -100,9 +105,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 db, interval=settings.reference_refresh_seconds
             )
             app.state.reference.start()
+        purge = purging.start(
+            db,
+            retention_hours=settings.idempotency_retention_hours,
+            interval=settings.idempotency_purge_seconds,
+        )
         try:
             yield
         finally:
+            await purging.stop(purge)
             if database is None:
                 app.state.reference.stop()
             if limiter is not None:
@@ -122,7 +133,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # Tests share one handle; they refresh reference data themselves.
         app.state.db = database
         app.state.reference = catalog.open_store(database)
-    app.state.limiter, app.state.metrics = limiter, metrics
+    app.state.settings, app.state.limiter, app.state.metrics = settings, limiter, metrics
     app.include_router(orders_router)
     app.include_router(health_router)
     app.add_exception_handler(DomainError, web.on_domain_error)
@@ -161,11 +172,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(definitions["$defs"])
+    retention_hours = app.state.settings.idempotency_retention_hours
     schema["components"]["securitySchemes"] = API_KEY_SCHEME
     for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             # FastAPI documents 422 for parameter errors; Pressline answers them with 400.
             operation.get("responses", {}).pop("422", None)
+            idempotency_openapi.document(path, method, operation, hours=retention_hours)
             if path.startswith("/api/"):
                 operation["security"] = [{name: []} for name in API_KEY_SCHEME]
                 _document_rate_limit(operation["responses"])

@@ -16,6 +16,7 @@ from pressline.catalog.cli import customer_products, reference_app
 from pressline.cli_support import console, err_console
 from pressline.config import get_settings
 from pressline.db import Database
+from pressline.idempotency.cli import idempotency
 from pressline.migrate import upgrade
 from pressline.orders import examples
 from pressline.orders.cli import orders
@@ -32,6 +33,7 @@ app.add_typer(orders, name="orders")
 for _kind in ("catalog", "shipping", "rates"):
     app.add_typer(reference_app(_kind), name=_kind)
 app.add_typer(customer_products, name="customer-products")
+app.add_typer(idempotency, name="idempotency")
 
 
 @app.command()

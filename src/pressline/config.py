@@ -82,6 +82,20 @@ class Settings(BaseSettings):
         default=None, ge=1, le=65535, description="Serve GET /metrics (Prometheus) on this port."
     )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics port.")
+    idempotency_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="How long an Idempotency-Key (or a preventDuplicate submit) replays its "
+        "first answer; older keys are free again and purged.",
+    )
+    idempotency_purge_seconds: float = Field(
+        default=600,
+        ge=0,
+        le=86_400,
+        description="How often each API process deletes expired idempotency keys; 0 turns "
+        "that off (run `pressline idempotency purge` from cron instead).",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -24,6 +24,8 @@ status and error ``type``. The tree::
     ├── MethodNotAllowed
     ├── BodyTooLarge
     ├── UnsupportedMediaType
+    ├── IdempotencyKeyReused        an Idempotency-Key sent again with another request
+    ├── IdempotencyKeyInUse         a request with the same Idempotency-Key is still running
     ├── RateLimited                 over the API key's requests per second
     └── ServiceUnavailable          a dependency is down (e.g. the template renderer)
 """
@@ -207,6 +209,42 @@ class InvalidReferenceFile(ValidationFailed):
     def __init__(self, source: str, errors: list[FieldError]) -> None:
         count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
         super().__init__(errors, summary=f"{source} was not imported ({count}); nothing changed.")
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key already answered a different request (method, path or body) in its window."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str, hours: int, *, reference: bool = False) -> None:
+        #: Where the key came from: the header, or an orderReferenceId with preventDuplicate.
+        self.param = "orderReferenceId" if reference else "Idempotency-Key"
+        what = (
+            f"orderReferenceId '{key}' was already submitted with preventDuplicate"
+            if reference
+            else f"Idempotency-Key '{key}' was already used"
+        )
+        super().__init__(
+            f"{what} in the last {hours} hours for a different request (another body, "
+            "order or operation). Send a new request under a new key; repeat a key only "
+            "to retry the very same request."
+        )
+
+    @property
+    def field_errors(self) -> list[FieldError]:
+        return [FieldError(code=self.code, param=self.param, message=self.message)]
+
+
+class IdempotencyKeyInUse(DomainError):
+    """Another request with this key has not finished; retrying soon replays its answer."""
+
+    code = "idempotency_key_in_use"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"A request with Idempotency-Key '{key}' is still being processed. Retry it "
+            "shortly with the same key: you will get that request's answer."
+        )
 
 
 class RateLimited(DomainError):

@@ -26,6 +26,8 @@ STATUS_AND_TYPE: dict[type[e.DomainError], tuple[int, str]] = {
     e.UnsupportedMediaType: (415, "invalid_request"),
     e.ServiceUnavailable: (503, "api"),
     e.RateLimited: (429, "rate_limit"),
+    e.IdempotencyKeyReused: (422, "idempotency"),
+    e.IdempotencyKeyInUse: (409, "idempotency"),
 }
 
 

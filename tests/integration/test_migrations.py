@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, inspect
 
 import pressline.accounts.tables
 import pressline.catalog.tables
+import pressline.idempotency.tables
 import pressline.orders.tables  # noqa: F401  (register every table on the metadata)
 from pressline.accounts import service as accounts
 from pressline.db import create_engines, metadata, utcnow

@@ -30,6 +30,8 @@ DOCUMENTED: list[tuple[type[e.DomainError], int, str]] = [
     (e.BodyTooLarge, 413, "invalid_request"),
     (e.UnsupportedMediaType, 415, "invalid_request"),
     (e.RateLimited, 429, "rate_limit"),
+    (e.IdempotencyKeyReused, 422, "idempotency"),
+    (e.IdempotencyKeyInUse, 409, "idempotency"),
     (e.ServiceUnavailable, 503, "api"),
 ]
 
@@ -91,6 +93,8 @@ def test_domain_error_codes_are_unique_machine_codes() -> None:
         (e.ShipmentNotUpdatable("shipped"), 409, "shipment_not_updatable", None),
         (e.BodyTooLarge(1024), 413, "body_too_large", None),
         (e.UnsupportedMediaType(), 415, "unsupported_media_type", None),
+        (e.IdempotencyKeyReused("k-1", 24), 422, "idempotency_key_reused", "Idempotency-Key"),
+        (e.IdempotencyKeyInUse("k-1"), 409, "idempotency_key_in_use", None),
     ],
 )
 def test_error_body_has_the_standard_shape(

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 import pressline.accounts.tables
 import pressline.catalog.tables
+import pressline.idempotency.tables
 import pressline.orders.tables  # noqa: F401  (registers the tables on the metadata)
 from pressline.db import metadata
 

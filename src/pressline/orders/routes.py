@@ -19,6 +19,7 @@ from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, database, get_caller
 from pressline.errors import DomainError
+from pressline.idempotency import http as idempotency
 from pressline.orders import read_schemas as out
 from pressline.orders import service
 from pressline.orders.fields import COUNTRY_CODES
@@ -110,10 +111,12 @@ def _body(schema: str) -> dict[str, Any]:
 async def submit_order(request: Request, prefix: Prefix, credentials: CredentialsDep) -> Response:
     """Submit an order in a single request. The reply is sent after the order is stored."""
     caller = await get_caller(request, credentials)
+    key = idempotency.header_key(request)
     order = await parse_json(request, OrderCreate)
     prepared = service.prepare_order(caller, order, now=utcnow(), reference=_reference(request))
-    write = partial(service.submit_order, prepared=prepared)
-    return json_response(await database(request).write(write))
+    return await idempotency.submit(
+        request, prepared, key=key, prevent_duplicate=order.prevent_duplicate
+    )
 
 
 @router.post(
@@ -204,6 +207,9 @@ async def get_order(
     return json_response(await database(request).read(_as_caller(credentials, operation)))
 
 
+_CANCELED = {"code": 200, "message": "OK"}
+
+
 @router.post(
     "/{orderId:order_key}/cancel",
     summary="Cancel Order",
@@ -215,10 +221,9 @@ async def cancel_order(
 ) -> Response:
     """Stop production and shipment; possible until the order is shipped."""
     caller = await get_caller(request, credentials)
-    await database(request).write(
-        partial(service.cancel_order, principal=caller, order_key=order_key, now=utcnow())
-    )
-    return json_response({"code": 200, "message": "OK"})
+    key = idempotency.header_key(request)
+    cancel = partial(service.cancel_order, principal=caller, order_key=order_key, now=utcnow())
+    return await idempotency.write(request, caller, key, cancel, answer=_CANCELED)
 
 
 @router.put(
@@ -233,16 +238,14 @@ async def update_shipment(
 ) -> Response:
     """Change the shipment method, the shipping address, or both, until shipped."""
     caller = await get_caller(request, credentials)
+    key = idempotency.header_key(request)
     change = await parse_json(request, ShipmentUpdate)
-    return json_response(
-        await database(request).write(
-            partial(
-                service.update_shipment,
-                principal=caller,
-                order_key=order_key,
-                change=change,
-                now=utcnow(),
-                reference=_reference(request),
-            )
-        )
+    update = partial(
+        service.update_shipment,
+        principal=caller,
+        order_key=order_key,
+        change=change,
+        now=utcnow(),
+        reference=_reference(request),
     )
+    return await idempotency.write(request, caller, key, update)

@@ -269,8 +269,11 @@ class OrderCreate(_Model):
     metadata: Metadata = []
     prevent_duplicate: StrictBool = Field(
         default=False,
-        description="Accepted for GelatoConnect compatibility. orderReferenceId is always "
-        "unique per customer, so a duplicate is refused with 409 whether or not it is set.",
+        description="GelatoConnect's flag: true makes orderReferenceId this submit's "
+        "idempotency key. Resending the same body within 24 hours returns the first answer "
+        "(the existing order's id) with `Idempotent-Replayed: true` instead of 409; another "
+        "body under the reference is 422 `idempotency`. A reference first used without the "
+        "flag stays a 409 duplicate.",
     )
 
     @field_validator("items")

@@ -1,0 +1,41 @@
+"""``pressline idempotency``: the operator's commands for idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import typer
+
+from pressline.cli_support import console, transaction
+from pressline.config import get_settings
+from pressline.db import utcnow
+from pressline.idempotency import service
+
+idempotency = typer.Typer(
+    help="Idempotency keys: what lets clients retry writes without duplicates.",
+    no_args_is_help=True,
+)
+
+#: Keys deleted per transaction, so a large backlog never holds one long transaction.
+CHUNK = 5000
+
+
+@idempotency.command()
+def purge() -> None:
+    """Delete keys older than PRESSLINE_IDEMPOTENCY_RETENTION_HOURS (24 by default).
+
+    Every `pressline serve` process already does this every
+    PRESSLINE_IDEMPOTENCY_PURGE_SECONDS; run it from cron when that is set to 0.
+    Expired keys replay nothing even before they are deleted.
+    """
+    retention = timedelta(hours=get_settings().idempotency_retention_hours)
+    before = utcnow() - retention
+    total = 0
+    while True:
+        with transaction() as conn:
+            deleted = service.purge(conn, before=before, limit=CHUNK)
+        total += deleted
+        if deleted < CHUNK:
+            break
+    keys = "key" if total == 1 else "keys"
+    console.print(f"Deleted {total} idempotency {keys} created before {before:%Y-%m-%d %H:%M} UTC.")

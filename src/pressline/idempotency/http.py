@@ -1,0 +1,147 @@
+"""The ``Idempotency-Key`` header on the write endpoints, and replayed answers.
+
+Routes call :func:`write` (or :func:`submit` for Submit Order) instead of
+``database.write``. Without a key, and without ``preventDuplicate``, that is the
+plain write: no hashing, no extra statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import orjson
+from fastapi import Request
+from sqlalchemy import Connection
+from starlette.responses import Response
+
+from pressline.accounts.repository import Principal
+from pressline.config import Settings
+from pressline.db import utcnow
+from pressline.deps import database
+from pressline.idempotency import service
+from pressline.idempotency.keys import (
+    REPLAYED_HEADER,
+    KeyedRequest,
+    KeyKind,
+    Outcome,
+    Refused,
+    Result,
+    fingerprint,
+    parse_key,
+)
+from pressline.orders import service as orders
+from pressline.web import json_response
+
+_REPLAYED = {REPLAYED_HEADER: "true"}
+
+
+def header_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, or None; 400 for a value that cannot be one."""
+    return parse_key(request.headers.get("idempotency-key"))
+
+
+async def write(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    job: Callable[[Connection], Any],
+    *,
+    answer: Any = None,
+) -> Response:
+    """Run ``job`` through the writer, under ``key`` if any; 200 with ``answer`` as the
+    body, or (without one) the job's result."""
+    if key is None:
+        result = await database(request).write(job)
+        return json_response(result if answer is None else answer)
+    operation = partial(service.answered, write=job, answer=answer)
+    expected = None if answer is None else Outcome(200, orjson.dumps(answer))
+    return await _keyed_write(
+        request,
+        principal,
+        key,
+        operation,
+        expected=expected,
+        now=utcnow(),
+        retention=_retention(request),
+    )
+
+
+async def submit(
+    request: Request, prepared: orders.PreparedOrder, *, key: str | None, prevent_duplicate: bool
+) -> Response:
+    """Submit Order, with the header's key and/or ``preventDuplicate``.
+
+    Every submit goes through ``service.submit_order``, keyed or not: a duplicate
+    reference is then answered only after its batch commits (``keys.Refused``).
+    """
+    now, retention = utcnow(), _retention(request)
+    reference = prepared.order["order_reference_id"]
+    duplicate = (
+        await _request(request, KeyKind.ORDER_REFERENCE, reference) if prevent_duplicate else None
+    )
+    submit = partial(
+        service.submit_order, prepared=prepared, duplicate=duplicate, now=now, retention=retention
+    )
+    if key is None:
+        return respond(await database(request).write(submit))
+    expected = _submitted(prepared)
+    return await _keyed_write(
+        request, prepared.principal, key, submit, expected=expected, now=now, retention=retention
+    )
+
+
+def _submitted(prepared: orders.PreparedOrder) -> Outcome:
+    """The answer a submit will almost always get, known before it runs (a guess: the
+    answer actually sent is what is stored, see ``service.run``)."""
+    row = prepared.order
+    body = {
+        "id": str(row["id"]),
+        "orderReferenceId": row["order_reference_id"],
+        "createdAt": row["created_at"].isoformat(timespec="seconds"),
+    }
+    return Outcome(200, orjson.dumps(body))
+
+
+async def _keyed_write(
+    request: Request,
+    principal: Principal,
+    key: str,
+    operation: service.Operation,
+    *,
+    expected: Outcome | None,
+    now: datetime,
+    retention: timedelta,
+) -> Response:
+    job = partial(
+        service.run,
+        customer_id=principal.customer_id,
+        request=await _request(request, KeyKind.HEADER, key),
+        operation=operation,
+        now=now,
+        retention=retention,
+        expected=expected,
+    )
+    return respond(await database(request).write(job))
+
+
+async def _request(request: Request, kind: KeyKind, key: str) -> KeyedRequest:
+    # The body was read (and kept) by the route's parser; a cancel's may be empty.
+    body = await request.body()
+    return KeyedRequest(kind, key, fingerprint(request.method, request.scope["path"], body))
+
+
+def _retention(request: Request) -> timedelta:
+    settings: Settings = request.app.state.settings
+    return timedelta(hours=settings.idempotency_retention_hours)
+
+
+def respond(result: Result) -> Response:
+    """The answer as first sent (a replay says so in ``Idempotent-Replayed: true``), or
+    the refusal's error."""
+    if isinstance(result, Refused):
+        raise result.error
+    headers = _REPLAYED if result.replayed else None
+    return Response(result.body, result.status, headers=headers, media_type="application/json")
