@@ -230,13 +230,6 @@ def _round_line(backend: str, r: dict[str, Any]) -> str:
     )
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.crash",
@@ -247,25 +240,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add = parser.add_argument
     add("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    add("--rounds", type=_positive, default=3, help="kills (and restarts) per backend")
-    add("--submits", type=_positive, default=500, help="submits per round")
-    add("--concurrency", type=_positive, default=100, help="submits in flight at once")
-    add("--copies", type=_positive, default=2, help="concurrent retries of each submit")
-    add("--workers", type=_positive, default=2, help="API processes on PostgreSQL (SQLite: 1)")
+    add("--rounds", type=server.positive, default=3, help="kills (and restarts) per backend")
+    add("--submits", type=server.positive, default=500, help="submits per round")
+    add("--concurrency", type=server.positive, default=100, help="submits in flight at once")
+    add("--copies", type=server.positive, default=2, help="concurrent retries of each submit")
     add(
-        "--features",
-        choices=["on", "off"],
-        default="on",
-        help="on: rate limiter counting every request and JSON access logs, as in production",
+        "--workers", type=server.positive, default=2, help="API processes on PostgreSQL (SQLite: 1)"
     )
-    add(
-        "--rate-limit",
-        default=server.COUNTING_LIMIT,
-        help="the limit with --features on (the default counts but never refuses)",
-    )
-    add("--redis", action="store_true", help="PostgreSQL: count rate limits in a throwaway Redis")
-    add("--redis-url", help="PostgreSQL: count rate limits in this Redis (implies --redis)")
-    add("--postgres-url", help="use this (empty) database instead of a throwaway cluster")
+    server.add_stack_options(parser)
     add("--seed", type=int, default=None, help="random seed for the moments of the kills")
     add("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)

@@ -45,13 +45,6 @@ def _scenarios(text: str) -> list[str]:
     return [name for name in workload.SCENARIOS if name in chosen]
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
@@ -69,13 +62,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="LIST",
         help="comma-separated scenarios: submit,get,search",
     )
-    add("--duration", type=_positive, default=10, help="measured seconds per scenario")
+    add("--duration", type=server.positive, default=10, help="measured seconds per scenario")
     add("--warmup", type=int, default=2, help="unmeasured seconds before each scenario (0: none)")
-    add("--connections", type=_positive, default=targets.TARGET_CONNECTIONS, help="wrk connections")
-    add("--threads", type=_positive, default=2, help="wrk threads")
+    add(
+        "--connections",
+        type=server.positive,
+        default=targets.TARGET_CONNECTIONS,
+        help="wrk connections",
+    )
+    add("--threads", type=server.positive, default=2, help="wrk threads")
     add(
         "--workers",
-        type=_positive,
+        type=server.positive,
         default=1,
         help="API processes on PostgreSQL (SQLite always runs one)",
     )
@@ -106,7 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add(
         "--repeat",
-        type=_positive,
+        type=server.positive,
         default=1,
         help="run every scenario this many times (with --features both: off, on, off, on…)",
     )

@@ -8,6 +8,7 @@ own process group, so no shutdown code runs in any of its processes.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -276,3 +277,30 @@ def serve(
                 f"server stopped (pid {server.process.pid} and its "
                 f"{len(server.workers)} child(ren))"
             )
+
+
+def positive(text: str) -> int:
+    """An ``argparse`` type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
+    """The feature, Redis and PostgreSQL options bench.soak and bench.crash share."""
+    add = parser.add_argument
+    add(
+        "--features",
+        choices=["on", "off"],
+        default="on",
+        help="on: rate limiter counting every request and JSON access logs, as in production",
+    )
+    add(
+        "--rate-limit",
+        default=COUNTING_LIMIT,
+        help="the limit with --features on (the default counts but never refuses)",
+    )
+    add("--redis", action="store_true", help="PostgreSQL: count rate limits in a throwaway Redis")
+    add("--redis-url", help="PostgreSQL: count rate limits in this Redis (implies --redis)")
+    add("--postgres-url", help="use this (empty) database instead of a throwaway cluster")

@@ -159,13 +159,6 @@ def print_report(results: list[dict[str, Any]]) -> None:
             out.print(f"  log: {line}", markup=False)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.soak",
@@ -176,28 +169,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add = parser.add_argument
     add("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    add("--duration", type=_positive, default=60, help="seconds of mixed load per backend")
-    add("--clients", type=_positive, default=32, help="concurrent clients (one connection each)")
-    add("--workers", type=_positive, default=2, help="API processes on PostgreSQL (SQLite: 1)")
-    add("--warm-orders", type=_positive, default=100, help="orders submitted before the mix")
+    add("--duration", type=server.positive, default=60, help="seconds of mixed load per backend")
     add(
-        "--features",
-        choices=["on", "off"],
-        default="on",
-        help="on: rate limiter counting every request and JSON access logs, as in production",
+        "--clients",
+        type=server.positive,
+        default=32,
+        help="concurrent clients (one connection each)",
     )
     add(
-        "--rate-limit",
-        default=server.COUNTING_LIMIT,
-        help="the limit with --features on (the default counts but never refuses)",
+        "--workers", type=server.positive, default=2, help="API processes on PostgreSQL (SQLite: 1)"
     )
-    add(
-        "--redis",
-        action="store_true",
-        help="PostgreSQL run: count rate limits in a throwaway Redis",
-    )
-    add("--redis-url", help="PostgreSQL: count rate limits in this Redis (implies --redis)")
-    add("--postgres-url", help="use this (empty) database instead of a throwaway cluster")
+    add("--warm-orders", type=server.positive, default=100, help="orders submitted before the mix")
+    server.add_stack_options(parser)
     add("--seed", type=int, default=None, help="random seed for the mix")
     add("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
