@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -187,33 +185,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    results: list[dict[str, Any]] = []
-    status = 0
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="pressline-soak-") as tmp,
-            stack.Stack(
-                Path(tmp),
-                postgres_url=args.postgres_url,
-                redis=args.redis,
-                redis_url=args.redis_url,
-            ) as run,
-        ):
-            for backend in stack.backends(args.backend):
-                results.append(soak_backend(backend, args, run))
-    except (PostgresUnavailable, RedisUnavailable, server.ServerError, mix.SoakError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        status = 2
-    except KeyboardInterrupt:
-        print("interrupted: everything started was stopped", file=sys.stderr)
-        status = 130
-    print_report(results)
-    if args.json is not None:
-        args.json.write_text(json.dumps({"results": results}, indent=2) + "\n")
-    if status:
-        return status
-    return 0 if all(result["passed"] for result in results) else 1
+    return stack.run_each_backend(
+        parse_args(argv),
+        prefix="pressline-soak-",
+        run_backend=soak_backend,
+        report=print_report,
+        errors=(PostgresUnavailable, RedisUnavailable, server.ServerError, mix.SoakError),
+    )
 
 
 if __name__ == "__main__":

@@ -10,11 +10,17 @@ fresh customer with one connector and key, made with the project's own account s
 
 from __future__ import annotations
 
+import argparse
+import json
 import secrets
+import sys
+import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from tests.support.pgcluster import PostgresCluster
 from tests.support.redisserver import RedisServer
@@ -111,3 +117,42 @@ class Stack:
         if self._redis is None:
             self._redis = self._exits.enter_context(RedisServer(self.workdir / "redis"))
         return self._redis.url
+
+
+def run_each_backend(
+    args: argparse.Namespace,
+    *,
+    prefix: str,
+    run_backend: Callable[[str, argparse.Namespace, Stack], dict[str, Any]],
+    report: Callable[[list[dict[str, Any]]], None],
+    errors: tuple[type[Exception], ...],
+) -> int:
+    """Run ``run_backend`` on every chosen backend inside one throwaway stack, print the
+    report, write ``--json``; the exit status: 0 all passed, 1 a check failed, 2 the
+    run could not start (``errors``), 130 interrupted."""
+    results: list[dict[str, Any]] = []
+    status = 0
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix=prefix) as tmp,
+            Stack(
+                Path(tmp),
+                postgres_url=args.postgres_url,
+                redis=args.redis,
+                redis_url=args.redis_url,
+            ) as run,
+        ):
+            for backend in backends(args.backend):
+                results.append(run_backend(backend, args, run))
+    except errors as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        status = 2
+    except KeyboardInterrupt:
+        print("interrupted: everything started was stopped", file=sys.stderr)
+        status = 130
+    report(results)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"results": results}, indent=2) + "\n")
+    if status:
+        return status
+    return 0 if all(result["passed"] for result in results) else 1

@@ -34,21 +34,26 @@ Job = Callable[[Connection], Any]
 STARTER = starter_reference()
 
 
-@pytest.fixture
-def principal(database: Database) -> Principal:
+def new_principal(database: Database, name: str = "bw") -> Principal:
+    """A fresh customer with a connector: the principal its key authenticates as."""
     suffix = uuid.uuid4().hex[:10]
     with database.transaction() as conn:
-        accounts.create_customer(conn, reference_id=f"bw-{suffix}", name="bw", now=utcnow())
+        accounts.create_customer(conn, reference_id=f"{name}-{suffix}", name=name, now=utcnow())
         created = accounts.create_connector(
             conn,
-            customer_reference_id=f"bw-{suffix}",
-            prefix=f"bw-{suffix}",
-            name="bw",
+            customer_reference_id=f"{name}-{suffix}",
+            prefix=f"{name}-{suffix}",
+            name=name,
             now=utcnow(),
         )
         record = find_key(conn, created.key.key)
     assert record is not None
     return record.principal
+
+
+@pytest.fixture
+def principal(database: Database) -> Principal:
+    return new_principal(database)
 
 
 def prepared(principal: Principal, reference: str | None = None) -> service.PreparedOrder:

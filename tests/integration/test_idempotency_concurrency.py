@@ -21,8 +21,7 @@ from sqlalchemy import Connection, func, select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from pressline.accounts import service as accounts
-from pressline.accounts.repository import Principal, find_key
+from pressline.accounts.repository import Principal
 from pressline.app import create_app
 from pressline.catalog.service import starter_reference
 from pressline.cli import app as cli_app
@@ -37,6 +36,7 @@ from pressline.orders import examples
 from pressline.orders import service as orders
 from pressline.orders.schemas import OrderCreate
 from pressline.orders.tables import orders as orders_table
+from tests.integration import test_batch_writer as batch_writer
 from tests.integration.test_batch_writer import in_one_batch
 from tests.support.pg_fixtures import postgres_url
 from tests.support.pgcluster import PostgresCluster
@@ -46,19 +46,7 @@ STARTER = starter_reference()
 
 
 def new_principal(database: Database) -> Principal:
-    suffix = uuid.uuid4().hex[:10]
-    with database.transaction() as conn:
-        accounts.create_customer(conn, reference_id=f"ik-{suffix}", name="ik", now=utcnow())
-        created = accounts.create_connector(
-            conn,
-            customer_reference_id=f"ik-{suffix}",
-            prefix=f"ik-{suffix}",
-            name="ik",
-            now=utcnow(),
-        )
-        record = find_key(conn, created.key.key)
-    assert record is not None
-    return record.principal
+    return batch_writer.new_principal(database, "ik")
 
 
 @pytest.fixture
