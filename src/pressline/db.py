@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -195,6 +197,7 @@ class BatchWriter:
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
         reconnected = False
+        conflicts = 0
         while batch:
             results: list[Any] = []
             failed_at: int | None = None
@@ -208,6 +211,21 @@ class BatchWriter:
                             failed_at, failure = index, exc
                             raise
             except Exception as exc:
+                cause = exc if failed_at is None else failure
+                if _transient_conflict(cause) and conflicts < _CONFLICT_RETRIES:
+                    # PostgreSQL chose this batch as a deadlock or serialization victim
+                    # (other nodes, the worker or the CLI lock the same rows in another
+                    # order). Nothing was written and no job is at fault: run the batch
+                    # again after a short, growing, jittered pause.
+                    conflicts += 1
+                    log.warning(
+                        "write batch of %d hit %s; retry %d",
+                        len(batch),
+                        _sqlstate(cause),
+                        conflicts,
+                    )
+                    time.sleep(random.uniform(0.5, 1.0) * 0.01 * 2**conflicts)  # noqa: S311 (jitter)
+                    continue
                 if failed_at is None:  # BEGIN or COMMIT itself failed: nobody is committed
                     log.exception("write batch of %d failed to commit", len(batch))
                     for job in batch:
@@ -230,6 +248,23 @@ class BatchWriter:
 
 def _disconnected(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+#: Deadlock detected, serialization failure: the server rolled the transaction back
+#: and running it again is the documented remedy.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+_CONFLICT_RETRIES = 5
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def _transient_conflict(exc: BaseException | None) -> bool:
+    return _sqlstate(exc) in _TRANSIENT_SQLSTATES
 
 
 class Database:

@@ -141,3 +141,54 @@ def test_a_list_filter_is_searched_one_index_range_per_value(
     scans = [step for step in plan if step.startswith(("SEARCH orders", "SCAN orders"))]
     assert len(scans) == ranges, plan
     assert all(index in step for step in scans), plan
+
+
+@pytest.mark.postgres
+def test_a_batch_chosen_as_deadlock_victim_runs_again_and_commits(pg_database: Database) -> None:
+    """Two transactions lock two rows in opposite orders: PostgreSQL aborts one with
+    40P01. When that is the writer's batch, it runs again instead of failing a request."""
+    first = asyncio.run(pg_database.write(_insert_customer))
+    second = asyncio.run(pg_database.write(_insert_customer))
+    rename = text("UPDATE customers SET name = :n WHERE reference_id = :r")
+    writer_holds_first = threading.Event()
+    runs: list[int] = []
+
+    def job(conn: Connection) -> int:
+        runs.append(_backend_pid(conn))
+        conn.execute(rename, {"n": "writer", "r": first})
+        writer_holds_first.set()
+        conn.execute(rename, {"n": "writer", "r": second})  # waits for the other session
+        return len(runs)
+
+    other = create_engine(pg_database.url)
+    other_failed: list[BaseException] = []
+
+    def other_session() -> None:
+        try:
+            with other.begin() as conn:
+                conn.execute(rename, {"n": "other", "r": second})
+                holding_second.set()
+                assert writer_holds_first.wait(10)
+                time.sleep(0.3)  # the writer waits first, so its deadlock check fires first
+                conn.execute(rename, {"n": "other", "r": first})
+        except BaseException as exc:  # reported by the assertion below
+            other_failed.append(exc)
+
+    holding_second = threading.Event()
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    assert holding_second.wait(10)
+    result = asyncio.run(pg_database.write(job))
+    thread.join(20)
+
+    assert other_failed == []  # the other session won: it was never the victim
+    assert result == len(runs) >= 2  # the writer's batch ran again after 40P01
+    with other.connect() as conn:
+        names = set(
+            conn.execute(
+                text("SELECT name FROM customers WHERE reference_id IN (:a, :b)"),
+                {"a": first, "b": second},
+            ).scalars()
+        )
+    other.dispose()
+    assert names == {"writer"}  # the retried batch committed after the other
