@@ -13,9 +13,13 @@ The metrics listener is a separate port (``PRESSLINE_METRICS_PORT``, bound to
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,6 +27,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    make_wsgi_app,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -74,6 +79,11 @@ class Metrics:
             "Requests served without a rate-limit check because the store was unavailable.",
             registry=self.registry,
         )
+        self.replays = Counter(
+            "pressline_idempotent_replays",
+            "Keyed writes answered with the stored first answer (Idempotent-Replayed: true).",
+            registry=self.registry,
+        )
         # labels() takes a lock and builds a tuple; the hot path looks children up here.
         self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Histogram]] = {}
 
@@ -85,6 +95,9 @@ class Metrics:
             self._children[(method, route, status)] = children
         children[0]()
         children[1].observe(seconds)
+
+    def replayed(self) -> None:
+        self.replays.inc()
 
     def rejected(self) -> None:
         self.rate_limited.inc()
@@ -150,3 +163,34 @@ def multiprocess_registry(path: str) -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
     return registry
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not access-logged: one line every few seconds per Prometheus."""
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> WSGIServer:
+    """Answer ``GET /metrics`` on ``host:port`` from a daemon thread; every other path is
+    404. (prometheus_client's own ``start_http_server`` answers the metrics on any path.)
+    Raises ``OSError`` when the port is taken. Stop it with ``shutdown()``."""
+    exposition = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return iter([b"Not found: the metrics are at /metrics\n"])
+        return iter(exposition(environ, start_response))
+
+    server_class: type[_ThreadingServer] = _ThreadingServer
+    if ":" in host:  # an IPv6 address such as ::1
+        server_class = type(
+            "_ThreadingServer6", (_ThreadingServer,), {"address_family": socket.AF_INET6}
+        )
+    server = make_server(host, port, app, server_class, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="pressline-metrics", daemon=True).start()
+    return server

@@ -8,7 +8,8 @@ batch writer) are rendered by the same processors.
 
 The access line carries the request id (also in the ``Request-Id`` header and every error
 body), method, route template, status, latency, and, when known, the customer, the
-connector prefix and the order key from the URL. Never logged: the ``X-API-KEY`` value,
+connector prefix, the order key from the URL, and ``replayed`` for an answer replayed
+from an ``Idempotency-Key``. Never logged: the ``X-API-KEY`` value,
 request or response bodies (shipping addresses, e-mail, phone), client addresses.
 """
 
@@ -139,8 +140,11 @@ class RequestObserver:
             _match_route(scope)
         template: str = getattr(scope.get("route"), "path_format", None) or UNMATCHED
         method: str = scope["method"]
+        replayed = bool(scope.get("state", {}).get("replayed"))
         if self.metrics is not None:
             self.metrics.observe(method, template, status, seconds)
+            if replayed:
+                self.metrics.replayed()
         params = scope.get("path_params") or {}
         access_log.info(
             "request",
@@ -152,6 +156,7 @@ class RequestObserver:
             customer=caller.customer_reference_id if caller else None,
             connector=params.get("prefix"),
             order=params.get("orderId"),
+            replayed=replayed or None,  # an Idempotency-Key replay, not a new write
         )
         if error is not None:
             error_log.error(

@@ -145,16 +145,14 @@ def metrics_listener(settings: Settings) -> Iterator[None]:
     # variable is set before that import here, and inherited by every worker.
     directory = tempfile.mkdtemp(prefix="pressline-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    from prometheus_client import start_http_server
-
-    from pressline.metrics import OrdersByStatus, multiprocess_registry
+    from pressline.metrics import OrdersByStatus, multiprocess_registry, serve_metrics
 
     registry = multiprocess_registry(directory)
     read, write = create_engines(settings.database_url, pool_size=1)
     registry.register(OrdersByStatus(read))
     try:
         try:
-            http, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
+            http = serve_metrics(registry, settings.metrics_host, settings.metrics_port)
         except OSError as exc:
             raise ServeError(
                 f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}"

@@ -215,6 +215,24 @@ def test_metrics_count_429s_separately(app: FastAPI, caller: Caller) -> None:
     assert samples(metrics, "pressline_http_requests_total")[route] >= refused
 
 
+def test_an_idempotent_replay_is_counted_and_marked_in_the_access_log(
+    app: FastAPI, caller: Caller
+) -> None:
+    metrics: Metrics = app.state.metrics
+    before = samples(metrics, "pressline_idempotent_replays_total").get((), 0.0)
+    body = order_body()
+    keyed = {**caller.headers, "Idempotency-Key": "replay-counted"}
+    url = f"{caller.base}/order"
+    with capture_logs() as logs:
+        first = caller.client.post(url, json=body, headers=keyed)
+        again = caller.client.post(url, json=body, headers=keyed)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.headers["idempotent-replayed"] == "true"
+    lines = [line for line in logs if line["event"] == "request"]
+    assert [line["replayed"] for line in lines] == [None, True]
+    assert samples(metrics, "pressline_idempotent_replays_total")[()] - before == 1
+
+
 def test_no_metrics_are_collected_without_a_metrics_port(database: Database) -> None:
     app = create_app(Settings(database_url=database.url), database=database)
     assert app.state.metrics is None

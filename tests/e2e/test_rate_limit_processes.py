@@ -111,9 +111,11 @@ def test_the_metrics_port_adds_up_every_worker_and_counts_orders(
             with running.client() as client:
                 client.get("/api/sandbox/no-such-order", headers=headers)
         text = _scrape(metrics_port)
+        elsewhere = httpx.get(f"http://127.0.0.1:{metrics_port}/anything", timeout=10)
         pids = {line["pid"] for line in _json_lines(running) if line.get("event") == "request"}
     finally:
         running.stop()
+    assert elsewhere.status_code == 404  # the listener answers /metrics only
     assert len(pids) == 2, pids  # the requests really were spread over two processes
     route = 'method="GET",route="/api/{prefix}/{orderId}",status="404"'
     assert _value(text, f"pressline_http_requests_total{{{route}}}") == 40

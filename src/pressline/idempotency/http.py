@@ -86,7 +86,7 @@ async def submit(
         service.submit_order, prepared=prepared, duplicate=duplicate, now=now, retention=retention
     )
     if key is None:
-        return respond(await database(request).write(submit))
+        return respond(request, await database(request).write(submit))
     expected = _submitted(prepared)
     return await _keyed_write(
         request, prepared.principal, key, submit, expected=expected, now=now, retention=retention
@@ -124,7 +124,7 @@ async def _keyed_write(
         retention=retention,
         expected=expected,
     )
-    return respond(await database(request).write(job))
+    return respond(request, await database(request).write(job))
 
 
 async def _request(request: Request, kind: KeyKind, key: str) -> KeyedRequest:
@@ -138,10 +138,13 @@ def _retention(request: Request) -> timedelta:
     return timedelta(hours=settings.idempotency_retention_hours)
 
 
-def respond(result: Result) -> Response:
-    """The answer as first sent (a replay says so in ``Idempotent-Replayed: true``), or
-    the refusal's error."""
+def respond(request: Request, result: Result) -> Response:
+    """The answer as first sent (a replay says so in ``Idempotent-Replayed: true``, the
+    access log and the replay counter too), or the refusal's error."""
     if isinstance(result, Refused):
         raise result.error
-    headers = _REPLAYED if result.replayed else None
+    headers = None
+    if result.replayed:
+        headers = _REPLAYED
+        request.state.replayed = True
     return Response(result.body, result.status, headers=headers, media_type="application/json")
