@@ -24,7 +24,7 @@ from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database
 from pressline.metrics import Metrics
-from pressline.ratelimit import FAILURES_BEFORE_SKIPPING
+from pressline.ratelimit import FAILURES_BEFORE_SKIPPING, RETRY_AFTER_FAILURE
 from tests.api.test_rate_limit import RATE_LIMIT
 from tests.conftest import Caller
 from tests.support.redisserver import RedisServer
@@ -245,3 +245,33 @@ def test_readyz_includes_redis_and_names_it_when_it_is_down(
         ("dependency_unavailable", "redis")
     ]
     assert str(closed_port) not in not_ready.text
+
+
+def test_after_an_outage_the_limit_is_enforced_again_once_redis_is_back(
+    database: Database, caller: Caller, tmp_path: Any
+) -> None:
+    """Fail-open is for the outage only: when Redis answers again, 429s come back."""
+    with RedisServer(tmp_path / "redis") as redis:
+        app = redis_app(database, redis.url, rate_limit="20/second")
+        _authenticate(caller)
+
+        async def burst(client: httpx.AsyncClient) -> Counter[int]:
+            return statuses(await concurrently([get(client, caller) for _ in range(40)]))
+
+        async def scenario() -> tuple[Counter[int], Counter[int], Counter[int]]:
+            async with serving(app) as client:
+                before = await burst(client)
+                recover = redis.outage()
+                during = await burst(client)
+                recover()
+                await asyncio.sleep(RETRY_AFTER_FAILURE + 1.1)  # the skip and the window end
+                after = await burst(client)
+                return before, during, after
+
+        with capture_logs() as logs:
+            before, during, after = asyncio.run(scenario())
+    assert before == {404: 20, 429: 20}
+    assert during == {404: 40}  # served unchecked, never 500
+    assert after == {404: 20, 429: 20}  # enforced again
+    events = [line["event"] for line in logs if line["event"].startswith("rate_limit_backend")]
+    assert events == ["rate_limit_backend_unreachable", "rate_limit_backend_recovered"]

@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -116,6 +117,22 @@ class RedisServer:
                     f"redis-server did not start on {HOST}:{port}; last lines of "
                     f"{self.log_path}:\n{self._log_tail()}"
                 )
+
+    def outage(self) -> Callable[[], None]:
+        """Stop the server now; the returned function starts it again on the same port
+        (empty: it persists nothing), as an outage and a recovery look to its clients."""
+        port = self.port
+        if port is None:
+            raise RuntimeError("RedisServer is not running")
+        self.stop()
+
+        def recover() -> None:
+            binary = shutil.which("redis-server")
+            if binary is None or not self._start_on(binary, port):
+                raise RedisUnavailable(f"redis-server did not start again on {HOST}:{port}")
+            self.port = port
+
+        return recover
 
     def stop(self) -> None:
         """SIGTERM our server, SIGKILL it only if it hangs. Safe to call twice."""
