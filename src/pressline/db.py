@@ -138,7 +138,12 @@ class _Job(Generic[T]):
         self.future = self.loop.create_future()
 
     def settle(self, result: T | None = None, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(self._settle, result, error)
+        try:
+            self.loop.call_soon_threadsafe(self._settle, result, error)
+        except RuntimeError:
+            # The caller's event loop has closed (its process is shutting down): nobody
+            # waits for this answer, and the writer must go on serving the others.
+            log.debug("write job settled after its event loop closed")
 
     def _settle(self, result: T | None, error: BaseException | None) -> None:
         if self.future.done():  # the caller went away (client disconnected)

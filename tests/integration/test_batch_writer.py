@@ -274,3 +274,25 @@ def test_writes_commit_synchronously_even_where_the_server_default_is_off(
                     assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     finally:
         own.close()
+
+
+def test_a_caller_whose_event_loop_closed_does_not_stop_the_writer(database: Database) -> None:
+    """A job finishing after its caller's loop closed (a process shutting down) is
+    committed, its answer dropped, and the writer goes on serving others."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(conn: Connection) -> int:
+        started.set()
+        assert release.wait(10)
+        return int(conn.execute(text("SELECT 1")).scalar_one())
+
+    abandoned: list[asyncio.Future[int]] = []
+
+    async def abandon() -> None:
+        abandoned.append(asyncio.ensure_future(database.write(slow)))
+        await asyncio.to_thread(started.wait, 10)
+
+    asyncio.run(abandon())  # the loop closes while the job still runs
+    release.set()
+    after = database.write(lambda conn: conn.execute(text("SELECT 2")).scalar())
+    assert asyncio.run(asyncio.wait_for(after, 10)) == 2  # a dead writer would never answer
