@@ -36,12 +36,13 @@ class ServerError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """The per-request work besides the endpoint's own: rate limiting and access logs.
+    """The per-request work besides the endpoint's own: rate limiting and logs.
 
     Off (the throughput benchmark's default): no rate limiter, log level ``warning`` (no
-    access lines). On: what production runs, a limiter that counts every request
-    (:data:`COUNTING_LIMIT` by default, so the load is measured rather than refused),
-    in memory or in Redis, and one JSON access line per request.
+    access lines), no request log. On: what production runs, a limiter that counts every
+    request (:data:`COUNTING_LIMIT` by default, so the load is measured rather than
+    refused), in memory or in Redis, one JSON access line per request, and the request
+    log of every connector call with its bodies.
     """
 
     rate_limit: str = "off"
@@ -60,13 +61,14 @@ class Features:
         if not self.enabled:
             return "off"
         store = "redis" if self.redis_url else "memory"
-        return f"rate limit {self.rate_limit} ({store}), {self.log_level} JSON logs"
+        return f"rate limit {self.rate_limit} ({store}), {self.log_level} JSON logs, request log"
 
     def env(self) -> dict[str, str]:
         settings = {
             "PRESSLINE_RATE_LIMIT": self.rate_limit,
             "PRESSLINE_LOG_LEVEL": self.log_level,
             "PRESSLINE_LOG_FORMAT": "json",
+            "PRESSLINE_REQUEST_LOG_ENABLED": "true" if self.enabled else "false",
         }
         if self.redis_url:
             settings["PRESSLINE_REDIS_URL"] = self.redis_url

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from pressline import __version__, web
+from pressline import __version__, purging, web
 from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database
@@ -21,14 +23,23 @@ from pressline.deps import API_KEY_SCHEME
 from pressline.errors import DomainError
 from pressline.health import router as health_router
 from pressline.idempotency import openapi as idempotency_openapi
-from pressline.idempotency import purging
+from pressline.idempotency import service as idempotency
 from pressline.metrics import Metrics
 from pressline.middleware import EdgeMiddleware
 from pressline.observability import RequestObserver
 from pressline.orders import read_schemas as out
+from pressline.orders.drafts import DraftUpdate
 from pressline.orders.routes import router as orders_router
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
+from pressline.postbacks.routes import router as postbacks_router
+from pressline.production.routes import FACILITY_KEY_SCHEME
+from pressline.production.routes import router as production_router
+from pressline.production.schemas import StatusReport
 from pressline.ratelimit import build_limiter
+from pressline.requestlog import store as requestlog
+from pressline.requestlog.recorder import RequestRecorder
+from pressline.templates.links import LinkCache, warm_if_linked
+from pressline.worker import DeliveryWorker, WorkerThread
 
 DESCRIPTION = """\
 Pressline implements the GelatoConnect Order Management API: submit, cancel, look up,
@@ -73,7 +84,24 @@ TOO_MANY_REQUESTS = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
 }
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (OrderCreate, OrderSearch, ShipmentUpdate)
+#: Read only on an "All Customers" connector, which acts for the customer it names.
+CUSTOMER_REFERENCE_HEADER = {
+    "name": "Customer-Reference-ID",
+    "in": "header",
+    "required": False,
+    "description": 'On an "All Customers" connector: the `customerReferenceId` of the '
+    "customer this request acts for (required there; missing or unknown is 400 with "
+    "`param` `Customer-Reference-ID`). Ignored on other connectors.",
+    "schema": {"type": "string"},
+}
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    OrderCreate,
+    OrderSearch,
+    ShipmentUpdate,
+    DraftUpdate,
+    StatusReport,
+)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     out.OrderCreated,
     out.OrderRead,
@@ -91,6 +119,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or get_settings()
     metrics = Metrics() if settings.metrics_port else None
     limiter = build_limiter(settings, events=metrics)
+    recorder = RequestRecorder() if settings.request_log_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,15 +134,38 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 db, interval=settings.reference_refresh_seconds
             )
             app.state.reference.start()
+        # The delivery worker (postbacks, facility hand-offs, order timers) runs here
+        # unless `pressline worker` processes do it; tests sharing a handle drive it.
+        delivery = None
+        if database is None and settings.embedded_worker:
+            delivery = WorkerThread(DeliveryWorker(db, settings))
+            delivery.start()
         purge = purging.start(
             db,
-            retention_hours=settings.idempotency_retention_hours,
+            idempotency.purge,
+            retention=timedelta(hours=settings.idempotency_retention_hours),
             interval=settings.idempotency_purge_seconds,
+            what="idempotency keys",
+        )
+        if recorder is not None:
+            recorder.start(db)
+        await warm_if_linked(db)
+        log_purge = purging.start(
+            db,
+            requestlog.purge,
+            retention=timedelta(days=settings.request_log_retention_days),
+            interval=settings.request_log_purge_seconds,
+            what="request-log entries",
         )
         try:
             yield
         finally:
             await purging.stop(purge)
+            if delivery is not None:  # finishes the attempt in flight
+                await asyncio.to_thread(delivery.stop)
+            await purging.stop(log_purge)
+            if recorder is not None:
+                await recorder.stop()
             if database is None:
                 app.state.reference.stop()
             if limiter is not None:
@@ -134,7 +186,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.db = database
         app.state.reference = catalog.open_store(database)
     app.state.settings, app.state.limiter, app.state.metrics = settings, limiter, metrics
+    app.state.templates = LinkCache(interval=settings.reference_refresh_seconds)
+    app.state.request_log = recorder
+    app.include_router(postbacks_router)  # before orders: /{orderId}/postbacks wins
     app.include_router(orders_router)
+    app.include_router(production_router)
     app.include_router(health_router)
     app.add_exception_handler(DomainError, web.on_domain_error)
     app.add_exception_handler(RequestValidationError, web.on_request_validation)
@@ -147,6 +203,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         trusted_proxies=settings.trusted_networks(),
         limiter=limiter,
         observer=RequestObserver(metrics),
+        recorder=recorder,
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -173,7 +230,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(definitions["$defs"])
     retention_hours = app.state.settings.idempotency_retention_hours
-    schema["components"]["securitySchemes"] = API_KEY_SCHEME
+    schema["components"]["securitySchemes"] = {**API_KEY_SCHEME, **FACILITY_KEY_SCHEME}
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             # FastAPI documents 422 for parameter errors; Pressline answers them with 400.
@@ -181,7 +238,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             idempotency_openapi.document(path, method, operation, hours=retention_hours)
             if path.startswith("/api/"):
                 operation["security"] = [{name: []} for name in API_KEY_SCHEME]
+                operation.setdefault("parameters", []).append(CUSTOMER_REFERENCE_HEADER)
                 _document_rate_limit(operation["responses"])
+            elif path.startswith("/production/"):
+                operation["security"] = [{name: []} for name in FACILITY_KEY_SCHEME]
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     app.openapi_schema = schema

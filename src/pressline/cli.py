@@ -20,6 +20,11 @@ from pressline.idempotency.cli import idempotency
 from pressline.migrate import upgrade
 from pressline.orders import examples
 from pressline.orders.cli import orders
+from pressline.postbacks.cli import deliveries as postback_deliveries
+from pressline.postbacks.cli import triggers as postback_triggers
+from pressline.production.cli import facilities
+from pressline.requestlog import cli as requests_cli
+from pressline.templates import cli as templates_cli
 
 app = typer.Typer(
     help="Pressline: order intake and order management for print service providers.",
@@ -30,10 +35,16 @@ app.add_typer(customers, name="customers")
 app.add_typer(connectors, name="connectors")
 app.add_typer(keys, name="keys")
 app.add_typer(orders, name="orders")
+app.add_typer(facilities, name="facilities")
 for _kind in ("catalog", "shipping", "rates"):
     app.add_typer(reference_app(_kind), name=_kind)
 app.add_typer(customer_products, name="customer-products")
 app.add_typer(idempotency, name="idempotency")
+app.add_typer(postback_triggers, name="triggers")
+app.add_typer(postback_deliveries, name="deliveries")
+app.add_typer(templates_cli.templates, name="templates")
+app.add_typer(templates_cli.lookups, name="lookups")
+app.add_typer(requests_cli.requests, name="requests")
 
 
 @app.command()
@@ -97,6 +108,18 @@ def _banner(base: str, tls: server.Tls | None, api_key: str | None, *, demo: boo
         markup=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Send postbacks and facility hand-offs, and run order timers, until SIGTERM/SIGINT.
+
+    `pressline serve` runs one inside itself unless PRESSLINE_EMBEDDED_WORKER=false; run
+    more of these for scale (PostgreSQL: they never send one attempt twice).
+    """
+    from pressline.worker import run_process
+
+    run_process(get_settings())
 
 
 @app.command()

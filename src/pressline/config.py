@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse as parse_limit
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -95,6 +95,92 @@ class Settings(BaseSettings):
         le=86_400,
         description="How often each API process deletes expired idempotency keys; 0 turns "
         "that off (run `pressline idempotency purge` from cron instead).",
+    )
+
+    sandbox_step_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=86_400,
+        description="Seconds between the steps a sandbox connector's orders take on their "
+        "own (passed, in_production, printed, shipped, delivered).",
+    )
+    billing_state: Literal["to_be_invoiced", "invoiced", "paid"] = Field(
+        default="to_be_invoiced",
+        description="The financialStatus an order gets once shipped (or canceled after "
+        "production started).",
+    )
+    # Postbacks and the delivery worker (docs/postbacks.md).
+    postback_allow_http: bool = Field(
+        default=False,
+        description="Allow plain http:// webhook URLs, and only into "
+        "PRESSLINE_POSTBACK_ALLOWED_NETWORKS (local development).",
+    )
+    postback_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated networks webhooks may reach although they are not "
+        "public (e.g. 127.0.0.1/32 for a receiver on this machine).",
+    )
+    postback_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, description="Seconds a receiver has to answer one delivery."
+    )
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run the delivery worker inside `pressline serve`; set false when "
+        "`pressline worker` processes do the sending.",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How often an idle worker looks for due work."
+    )
+    worker_lease_seconds: float = Field(
+        default=120,
+        ge=1,
+        le=3600,
+        description="How long a worker holds a claimed delivery; a worker that died holding "
+        "it is replaced after this (its delivery is sent again, same webhook-id).",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail postbacks; none: e-mail is not sent."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if required.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(
+        default="pressline@localhost", description="The From: address of e-mail postbacks."
+    )
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS before logging in."
+    )
+
+    @field_validator("postback_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("postback_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # raises ValueError on junk
+        return value
+
+    request_log_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How long the request log keeps each call to a connector endpoint; "
+        "older entries are purged.",
+    )
+    request_log_purge_seconds: float = Field(
+        default=3600,
+        ge=0,
+        le=86_400,
+        description="How often each API process deletes request-log entries past their "
+        "retention; 0 turns that off (run `pressline requests purge` from cron instead).",
+    )
+    request_log_enabled: bool = Field(
+        default=True, description="Record every call to a connector endpoint in the request log."
     )
 
     @field_validator("trusted_proxies", mode="before")

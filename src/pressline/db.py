@@ -88,7 +88,13 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
     statement a consistent snapshot). PostgreSQL: one engine, reads in autocommit.
     """
     sa_url = make_url(url)
-    common: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    common: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+        # A failed statement is logged with its error; its bound values (addresses,
+        # signing secrets, key hashes) must not be, so SQLAlchemy leaves them out.
+        "hide_parameters": True,
+    }
     if sa_url.get_backend_name() != "sqlite":
         write = create_engine(url, pool_size=pool_size + 2, max_overflow=4, **common)
         event.listen(write, "connect", _postgresql_session)

@@ -37,7 +37,12 @@ async def get_credentials(request: Request) -> Credentials:
     if parsed is None:
         raise AuthenticationFailed()
     key, secret = parsed
-    return Credentials(key, secret, request.path_params.get("prefix", ""))
+    return Credentials(
+        key,
+        secret,
+        request.path_params.get("prefix", ""),
+        request.headers.get("customer-reference-id"),
+    )
 
 
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
@@ -49,6 +54,8 @@ async def get_caller(request: Request, credentials: Credentials) -> Principal:
     Read endpoints skip this and check the key inside their own database call
     (``accounts.service.as_caller``): one round trip instead of two.
     """
-    return await database(request).read(
+    principal = await database(request).read(
         partial(service.authenticate, credentials=credentials, now=utcnow())
     )
+    request.scope.setdefault("state", {})["caller"] = principal  # for the request log
+    return principal

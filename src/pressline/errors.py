@@ -6,7 +6,8 @@ status and error ``type``. The tree::
     DomainError
     ├── ValidationFailed            one or more bad fields (each a FieldError)
     │   ├── MalformedBody           not JSON, too deep, wrong encoding
-    │   └── InvalidReferenceFile    an operator's reference file, errors by line
+    │   ├── InvalidReferenceFile    an operator's reference file, errors by line
+    │   └── CustomerReferenceRequired  an all-customers connector's request names none
     ├── AuthenticationFailed        any API-key problem, one message for all
     ├── HttpsRequired               a plain-HTTP request
     ├── NotFound
@@ -14,13 +15,17 @@ status and error ``type``. The tree::
     │   ├── RouteNotFound
     │   ├── CustomerNotFound
     │   ├── ConnectorNotFound
-    │   └── ApiKeyNotFound
+    │   ├── ApiKeyNotFound
+    │   ├── TemplateNotFound, LookupTableNotFound, RequestNotFound
+    │   ├── TriggerNotFound, DeliveryNotFound   postback triggers and deliveries
     ├── Conflict
     │   ├── DuplicateOrderReference
     │   ├── OrderNotCancellable
     │   ├── ShipmentNotUpdatable
+    │   ├── OrderNotDraft
     │   ├── CustomerExists
-    │   └── ConnectorPrefixTaken
+    │   ├── ConnectorPrefixTaken
+    │   └── TemplateExists, LookupTableExists, TemplateInUse
     ├── MethodNotAllowed
     ├── BodyTooLarge
     ├── UnsupportedMediaType
@@ -133,8 +138,31 @@ class ApiKeyNotFound(NotFound):
         super().__init__(f"API key '{key}' was not found.")
 
 
+class FacilityNotFound(NotFound):
+    code = "facility_not_found"
+
+    def __init__(self, facility_id: str) -> None:
+        super().__init__(f"Facility '{facility_id}' was not found in the shipping reference data.")
+
+
+class FacilityKeyNotFound(NotFound):
+    code = "facility_key_not_found"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Facility key '{key}' was not found.")
+
+
 class Conflict(DomainError):
     code = "conflict"
+
+
+class OrderNotDraft(Conflict):
+    code = "order_not_draft"
+
+    def __init__(self, status: str, action: str) -> None:
+        super().__init__(
+            f"Only a draft can be {action}; this order is '{status}' and is not a draft."
+        )
 
 
 class DuplicateOrderReference(Conflict):
@@ -154,6 +182,17 @@ class OrderNotCancellable(Conflict):
         super().__init__(
             f"The order is '{status}' and can no longer be canceled "
             "(cancel is possible until it is shipped)."
+        )
+
+
+class FacilityChangeAfterHandOff(Conflict):
+    code = "facility_change_after_hand_off"
+
+    def __init__(self, facility: str, needed: str) -> None:
+        super().__init__(
+            f"The order is already with production facility '{facility}'; this change "
+            f"would need facility '{needed}'. Choose an address or shipment method that "
+            "facility can serve, or cancel the order and submit it again."
         )
 
 
@@ -257,6 +296,82 @@ class RateLimited(DomainError):
             f"Too many requests: this API key may make {quota} requests per {per}. "
             f"Retry after {retry_after} s, with backoff."
         )
+
+
+class TemplateNotFound(NotFound):
+    code = "template_not_found"
+
+    def __init__(self, name: str, version: int | None = None) -> None:
+        which = f"Template '{name}'" + (f" v{version}" if version is not None else "")
+        super().__init__(f"{which} was not found for this customer.")
+
+
+class LookupTableNotFound(NotFound):
+    code = "lookup_table_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Lookup table '{name}' was not found for this customer.")
+
+
+class RequestNotFound(NotFound):
+    code = "request_not_found"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"Request '{request_id}' is not in the request log.")
+
+
+class TemplateExists(Conflict):
+    code = "template_exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The customer already has a template named '{name}'.")
+
+
+class LookupTableExists(Conflict):
+    code = "lookup_table_exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The customer already has a lookup table named '{name}'.")
+
+
+class TemplateInUse(Conflict):
+    code = "template_in_use"
+
+    def __init__(self, name: str, prefixes: list[str]) -> None:
+        super().__init__(
+            f"Template '{name}' is linked to connector(s) {', '.join(prefixes)}; unlink it first."
+        )
+
+
+class CustomerReferenceRequired(ValidationFailed):
+    """A request to an "All Customers" connector without a known Customer-Reference-ID."""
+
+    code = "customer_reference_required"
+
+    def __init__(self, value: str | None) -> None:
+        if value:
+            code, message = "unknown_customer", f"No customer has the reference '{value}'."
+        else:
+            code = self.code
+            message = "This connector serves all customers: name one in Customer-Reference-ID."
+        super().__init__(
+            [FieldError(code, "Customer-Reference-ID", message)],
+            summary=f"Customer-Reference-ID header: {message}",
+        )
+
+
+class TriggerNotFound(NotFound):
+    code = "trigger_not_found"
+
+    def __init__(self, trigger_id: str) -> None:
+        super().__init__(f"Postback trigger '{trigger_id}' was not found.")
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery_not_found"
+
+    def __init__(self, delivery_id: str) -> None:
+        super().__init__(f"Delivery '{delivery_id}' was not found.")
 
 
 class ServiceUnavailable(DomainError):

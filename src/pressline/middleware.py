@@ -7,12 +7,15 @@
 * caps the body at ``max_body_bytes``, by Content-Length and while streaming;
 * counts ``/api/…`` requests against their API key's rate limit (``ratelimit``) and
   answers 429 over it, with the ``RateLimit`` headers on every counted response;
-* writes the access log line and the request metrics (``observability``).
+* writes the access log line and the request metrics (``observability``);
+* hands each ``/api/…`` exchange, bodies included, to the request log (``requestlog``).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
+import os
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -26,14 +29,23 @@ from pressline.errors import BodyTooLarge, DomainError, HttpsRequired, RateLimit
 from pressline.http_errors import error_body, internal_error_body
 from pressline.observability import RequestObserver
 from pressline.ratelimit import Presented, RateLimiter, presented_key
+from pressline.requestlog import edge as requestlog_edge
+from pressline.requestlog.recorder import RequestRecorder
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+log = logging.getLogger(__name__)
+
+
+#: Request ids need to be unique, not secret: a PRNG avoids a getrandom() syscall per
+#: request, which under load waits for the GIL far longer than it runs. Its own
+#: instance, reseeded in every forked worker: whoever seeds the global ``random`` (a
+#: test framework, a library) cannot make ids repeat, and the request log keys on them.
+_ids = random.Random()  # noqa: S311
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 def new_request_id() -> str:
-    # Request ids need to be unique, not secret: the PRNG avoids a getrandom() syscall
-    # per request, which under load waits for the GIL far longer than it runs.
-    return f"req_{random.getrandbits(80):020x}"
+    return f"req_{_ids.getrandbits(80):020x}"
 
 
 class EdgeMiddleware:
@@ -46,6 +58,7 @@ class EdgeMiddleware:
         trusted_proxies: Sequence[Network] = (),
         limiter: RateLimiter | None = None,
         observer: RequestObserver | None = None,
+        recorder: RequestRecorder | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -53,6 +66,7 @@ class EdgeMiddleware:
         self.trusted_proxies = tuple(trusted_proxies)
         self.limiter = limiter
         self.observer = observer
+        self.recorder = recorder
         self.known = limiter.known if limiter is not None else known_keys
 
     def _is_https(self, scope: Scope) -> bool:
@@ -81,6 +95,9 @@ class EdgeMiddleware:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = _Exchange(request_id, [(b"request-id", request_id.encode())], send)
+        logged = self.recorder is not None and scope["path"].startswith("/api/")
+        if logged:
+            exchange.request_body, exchange.response_body = [], []
         error: BaseException | None = None
         try:
             await self._serve(scope, receive, exchange)
@@ -88,6 +105,11 @@ class EdgeMiddleware:
             error = exc
             raise
         finally:
+            if logged:
+                try:
+                    self._record(scope, exchange, started)
+                except Exception:  # the log must never cost a request its answer
+                    log.exception("recording the request failed")
             if self.observer is not None:
                 self.observer.finished(
                     scope,
@@ -114,7 +136,7 @@ class EdgeMiddleware:
         if limited and exchange.presented is not None and not await self._admit(exchange):
             return
         try:
-            await self.app(scope, self._limited(receive), exchange.send)
+            await self.app(scope, self._limited(receive, exchange.request_body), exchange.send)
         except Exception:
             # Answer here, inside the edge, so the 500 gets HSTS like every other
             # response; re-raise so the server logs the exception.
@@ -136,13 +158,28 @@ class EdgeMiddleware:
         await _send_json(exchange.send, *error_body(error, exchange.request_id), headers=retry)
         return False
 
+    def _record(self, scope: Scope, exchange: _Exchange, started: float) -> None:
+        assert self.recorder is not None
+        assert exchange.request_body is not None and exchange.response_body is not None
+        self.recorder.record(
+            requestlog_edge.entry(
+                scope,
+                request_id=exchange.request_id,
+                status=exchange.status or 500,
+                started=started,
+                known=self._caller(exchange.presented),
+                request_body=exchange.request_body,
+                response_body=exchange.response_body,
+            )
+        )
+
     def _caller(self, presented: Presented | None) -> KnownKey | None:
         """Who made the request, if the key authenticated (now or earlier) in this process."""
         if presented is None:
             return None
         return presented.known or self.known.verified(presented.key, presented.secret)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, sink: list[bytes] | None = None) -> Receive:
         received = 0
         limit = self.max_body_bytes
 
@@ -150,9 +187,12 @@ class EdgeMiddleware:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
                     raise BodyTooLarge(limit)
+                if sink is not None:
+                    sink.append(chunk)
             return message
 
         return limited_receive
@@ -161,7 +201,9 @@ class EdgeMiddleware:
 class _Exchange:
     """One request's state at the edge: its id, extra headers, and the status sent."""
 
-    __slots__ = ("_send", "extra", "presented", "request_id", "status")
+    __slots__ = (
+        "_send", "extra", "presented", "request_body", "request_id", "response_body", "status"
+    )  # fmt: skip
 
     def __init__(self, request_id: str, extra: list[tuple[bytes, bytes]], send: Send) -> None:
         self.request_id = request_id
@@ -169,12 +211,17 @@ class _Exchange:
         self.status = 0
         self.presented: Presented | None = None
         self._send = send
+        # Kept for the request log (None when the request is not logged).
+        self.request_body: list[bytes] | None = None
+        self.response_body: list[bytes] | None = None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             headers = [h for h in message.get("headers", []) if h[0].lower() != b"request-id"]
             message["headers"] = headers + self.extra
+        elif self.response_body is not None:
+            self.response_body.append(message.get("body", b""))
         await self._send(message)
 
 

@@ -106,6 +106,8 @@ def ensure_demo(db: Database) -> str | None:
             name="Sandbox connector",
             now=utcnow(),
         )
+        # Its orders move on their own (passed … delivered), firing real postbacks.
+        repository.set_connector_sandbox(conn, DEMO_PREFIX, True)
     DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(DEMO_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

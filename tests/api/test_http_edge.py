@@ -87,8 +87,7 @@ def test_unknown_path_is_404_in_the_error_format(client: TestClient, path: str) 
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("DELETE", "{base}/{id}", {"GET", "PUT"}),
-        ("PATCH", "{base}/{id}", {"GET", "PUT"}),
+        ("POST", "{base}/{id}", {"GET", "PUT", "PATCH", "DELETE"}),
         ("DELETE", "{base}/order", {"POST"}),
         ("DELETE", "{base}/search", {"POST"}),
         ("DELETE", "{base}/{id}/cancel", {"POST"}),

@@ -15,7 +15,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from pressline.db import Database
-from tests.api.test_order_lifecycle import error_codes, operator_sets_status, submitted
+from tests.api.test_order_lifecycle import (
+    error_codes,
+    operator_sets_status,
+    operator_walks_to,
+    submitted,
+)
 from tests.conftest import GB_ADDRESS, Caller, order_body
 
 
@@ -217,6 +222,8 @@ def test_a_replayed_cancel_answers_as_before_without_cancelling_again(
 ) -> None:
     created, key = submitted(caller), new_key()
     url = f"{caller.base}/{created['id']}/cancel"
+    # In production the cancel is a request to the facility, which ships instead.
+    operator_walks_to(database, caller, created["id"], "in_production")
     first = caller.client.post(url, headers=with_key(caller, key))
     operator_sets_status(database, caller, created["id"], "shipped")
 

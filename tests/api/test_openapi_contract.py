@@ -29,6 +29,7 @@ from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.orders import examples
+from pressline.production import service as production
 from tests.conftest import Caller, order_body
 
 # Fixed names (one fuzzing customer per backend database) so the document can pin them.
@@ -37,6 +38,9 @@ OTHER_CUSTOMER, OTHER_PREFIX = "contract-other", "contract-other"
 OWN_REF, FOREIGN_REF = "contract-own-order", "contract-foreign-order"
 # Stand-ins baked into generated cases at collection time; swapped for the backend's values.
 KEY_PLACEHOLDER = "pk_placeholder:sk_placeholder"
+FACILITY_KEY_PLACEHOLDER = "fk_placeholder:fs_placeholder"
+#: The facility the fuzzing customer's orders are routed to (the seed's US address).
+FUZZ_FACILITY = "3c9a1f2e-7b6d-4e5c-8a4b-1f0e9d8c7b60"
 OWN_ID, FOREIGN_ID = "placeholder-own-order-id", "placeholder-foreign-order-id"
 
 OPERATIONS = {
@@ -47,6 +51,11 @@ OPERATIONS = {
     ("put", "/api/{prefix}/{orderId}"): "ShipmentUpdate",
     ("post", "/api/{prefix}/quote"): "OrderCreate",
     ("get", "/api/{prefix}/shipment-methods"): None,
+    ("get", "/api/{prefix}/{orderId}/postbacks"): None,
+    ("patch", "/api/{prefix}/{orderId}"): "DraftUpdate",
+    ("delete", "/api/{prefix}/{orderId}"): None,
+    ("get", "/production/v2/orders"): None,
+    ("post", "/production/v2/order/status"): "StatusReport",
 }
 ERRORS = {
     ("post", "/api/{prefix}/order"): {
@@ -64,6 +73,7 @@ ERRORS = {
     ("get", "/api/{prefix}/shipment-methods"): {"400", "401", "403", "429", "500"},
     ("post", "/api/{prefix}/search"): {"400", "401", "403", "413", "415", "429", "500"},
     ("get", "/api/{prefix}/{orderId}"): {"400", "401", "403", "404", "405", "429", "500"},
+    ("get", "/api/{prefix}/{orderId}/postbacks"): {"400", "401", "403", "404", "429", "500"},
     ("post", "/api/{prefix}/{orderId}/cancel"): {
         "400",
         "401",
@@ -87,7 +97,16 @@ ERRORS = {
         "429",
         "500",
     },
-}
+    ("patch", "/api/{prefix}/{orderId}"): {
+        "400", "401", "403", "404", "405", "409", "413", "415", "429", "500",
+    },
+    ("delete", "/api/{prefix}/{orderId}"): {"400", "401", "403", "404", "405", "409", "429", "500"},
+    # The production API takes facility keys and has no per-key rate limit.
+    ("get", "/production/v2/orders"): {"400", "401", "403", "500"},
+    ("post", "/production/v2/order/status"): {
+        "400", "401", "403", "404", "409", "413", "415", "500",
+    },
+}  # fmt: skip
 # Validation rules JSON Schema cannot state, so a schema-valid body may still break them:
 # phone numbers are judged by libphonenumber for the address's country; e-mail addresses by
 # email-validator (stricter than the "email" format); itemReferenceId must be unique within
@@ -107,6 +126,9 @@ UNEXPRESSIBLE_CODES = frozenset(
         "no_matching_shipment_method", "cannot_produce_at_single_location",
         "unsupported_currency", "product_not_priced", "missing_retail_prices",
     }
+    # A facility's report: an item quantity only with `cancelled`, packages and tracking
+    # only with a shipping status (rules across fields).
+    | {"quantity_only_for_cancelled", "packages_only_when_shipped"}
 )  # fmt: skip
 
 
@@ -146,10 +168,12 @@ class Backend:
     api_key: str
     own_id: str
     foreign_id: str
+    facility_key: str = ""
 
     def swap(self, value: str) -> str:
         return {
             KEY_PLACEHOLDER: self.api_key,
+            FACILITY_KEY_PLACEHOLDER: self.facility_key,
             OWN_ID: self.own_id,
             FOREIGN_ID: self.foreign_id,
         }.get(value, value)
@@ -182,7 +206,8 @@ class ConnectorKey:
     """Marks the key as explicit auth (so ``ignored_auth`` probes without it)."""
 
     def get(self, case: Any, ctx: Any) -> str:
-        return KEY_PLACEHOLDER
+        production = case.operation.path.startswith("/production/")
+        return FACILITY_KEY_PLACEHOLDER if production else KEY_PLACEHOLDER
 
     def set(self, case: Any, data: str, ctx: Any) -> None:
         case.headers = {**(case.headers or {}), "X-API-KEY": data}
@@ -225,6 +250,10 @@ def backend(client: TestClient, database: Database) -> Iterator[Backend]:
         own_id=_order_id(fuzz, OWN_REF),
         foreign_id=_order_id(other, FOREIGN_REF),
     )
+    with database.transaction() as conn:
+        current.facility_key = production.create_key(
+            conn, facility_id=FUZZ_FACILITY, now=utcnow()
+        ).header_value
     _CURRENT.append(current)
     yield current
     _CURRENT.remove(current)
@@ -331,7 +360,8 @@ def test_each_operation_documents_its_errors_with_the_error_body(
     for status in ERRORS[(method, path)]:
         schema_ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
         assert schema_ref == "#/components/schemas/ErrorBody", status
-    assert operation["security"] == [{"APIKeyHeader": []}]
+    scheme = "FacilityKeyHeader" if path.startswith("/production/") else "APIKeyHeader"
+    assert operation["security"] == [{scheme: []}]
     declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
     assert declared == {"prefix", "orderId"} & set(path.replace("}", "{").split("{"))
 

@@ -12,7 +12,7 @@ import pytest
 
 from pressline.orders import examples
 from pressline.orders.read_schemas import OrderQuote, OrderRead, ShipmentMethodList
-from tests.conftest import GB_ADDRESS, Caller, order_body
+from tests.conftest import GB_ADDRESS, Caller, order_body, without_requests
 
 POSTER = "large-posters_pf_500x700-mm_pt_170-gsm-coated-silk_cl_4-0_ver"
 FLYER = examples.SUBMIT["guide_basic"]["items"][0]["productUid"]
@@ -252,7 +252,7 @@ def test_update_shipment_that_cannot_be_delivered_leaves_the_order(caller: Calle
     order = submitted(caller, order_body())
     response = caller.update(order["id"], {"shipmentMethodUid": "pigeon_post"})
     assert response.status_code == 400
-    assert caller.get(order["id"]).json() == order
+    assert without_requests(caller.get(order["id"]).json()) == without_requests(order)
 
 
 def test_update_to_a_cross_border_address_without_retail_prices_is_refused(
@@ -266,7 +266,7 @@ def test_update_to_a_cross_border_address_without_retail_prices_is_refused(
     response = caller.update(order["id"], {"shippingAddress": GB_ADDRESS})
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "missing_retail_prices"
-    assert caller.get(order["id"]).json() == order
+    assert without_requests(caller.get(order["id"]).json()) == without_requests(order)
 
 
 def test_quote_lists_every_matching_method_and_stores_nothing(caller: Caller) -> None:

@@ -43,6 +43,7 @@ PLAN: dict[str, tuple[int, dict[str, str] | None, str, str]] = {
 
 
 STARTER = starter_reference()
+HAPPY_PATH = ["passed", "in_production", "printed", "shipped", "in_transit", "delivered"]
 
 
 @dataclass
@@ -95,13 +96,15 @@ def shop(client: TestClient, database: Database) -> Shop:
                     conn, principal=shop.principal, order_key=shop.ids[name], now=at
                 )
             elif status not in {"created", "draft"}:
-                service.set_status(
-                    conn,
-                    principal=shop.principal,
-                    order_key=shop.ids[name],
-                    status=FulfillmentStatus(status),
-                    now=at,
-                )
+                # The operator follows the lifecycle: along the happy path to ``status``.
+                for step in HAPPY_PATH[: HAPPY_PATH.index(status) + 1]:
+                    service.set_status(
+                        conn,
+                        principal=shop.principal,
+                        order_key=shop.ids[name],
+                        status=FulfillmentStatus(step),
+                        now=at,
+                    )
     return shop
 
 
@@ -143,9 +146,11 @@ def newest_first(*names: str) -> list[str]:
         ({"startDate": at(7)}, []),
         ({"fulfillmentStatus": ["created"], "countries": ["GB"]}, ["gb_created"]),
         ({"financialStatus": ["pending"], "countries": ["GB"], "endDate": at(4)}, ["gb_created"]),
+        # Shipped orders are billed (PRESSLINE_BILLING_STATE, docs/adr/0010).
+        ({"financialStatus": ["pending"], "startDate": at(1), "endDate": at(5)}, ["gb_created"]),
         (
-            {"financialStatus": ["pending"], "startDate": at(1), "endDate": at(5)},
-            newest_first("gb_created", "de_shipped", "gb_delivered"),
+            {"financialStatus": ["to_be_invoiced"], "startDate": at(1), "endDate": at(5)},
+            newest_first("de_shipped", "gb_delivered"),
         ),
         ({"fulfillmentStatus": ["printed"], "countries": ["GB"]}, []),
     ],

@@ -223,8 +223,12 @@ def test_set_status_shipped_makes_cancel_a_conflict(database_url: str) -> None:
         body = {**examples.SUBMIT["reference"], "orderReferenceId": "cli-shipped"}
         headers = {"X-API-KEY": api_key}
         assert client.post(f"/api/{prefix}/order", json=body, headers=headers).status_code == 200
+        # The operator follows the lifecycle too: created -> passed -> shipped.
+        refused = run("orders", "set-status", customer, "cli-shipped", "shipped")
+        assert "Allowed next statuses" in one_line_error(refused)
+        ok_json("orders", "set-status", customer, "cli-shipped", "passed")
         moved = ok_json("orders", "set-status", customer, "cli-shipped", "shipped")
-        assert moved == {"order": "cli-shipped", "from": "created", "to": "shipped"}
+        assert moved == {"order": "cli-shipped", "from": "passed", "to": "shipped"}
         response = client.post(f"/api/{prefix}/cli-shipped/cancel", headers=headers)
     assert response.status_code == 409
 
@@ -261,8 +265,13 @@ def test_openapi_writes_the_document_with_every_order_operation(tmp_path: Path) 
         ("get", "/api/{prefix}/{orderId}"),
         ("put", "/api/{prefix}/{orderId}"),
         ("post", "/api/{prefix}/{orderId}/cancel"),
+        ("get", "/api/{prefix}/{orderId}/postbacks"),
         ("post", "/api/{prefix}/quote"),
         ("get", "/api/{prefix}/shipment-methods"),
+        ("patch", "/api/{prefix}/{orderId}"),
+        ("delete", "/api/{prefix}/{orderId}"),
+        ("get", "/production/v2/orders"),
+        ("post", "/production/v2/order/status"),
     }
     assert not (tmp_path / "unused.db").exists()
 

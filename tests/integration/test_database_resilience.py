@@ -192,3 +192,24 @@ def test_a_batch_chosen_as_deadlock_victim_runs_again_and_commits(pg_database: D
         )
     other.dispose()
     assert names == {"writer"}  # the retried batch committed after the other
+
+
+def test_a_failed_statement_does_not_carry_its_values_into_logs(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'hidden.db'}")
+    upgrade(db.write_engine)
+
+    def insert_twice(conn: Connection) -> None:
+        statement = text(
+            "INSERT INTO customers (id, reference_id, name, created_at) "
+            "VALUES (:i, :r, :n, CURRENT_TIMESTAMP)"
+        )
+        conn.execute(statement, {"i": uuid.uuid4().hex, "r": "dup", "n": "whsec_TOPSECRET"})
+        conn.execute(statement, {"i": uuid.uuid4().hex, "r": "dup", "n": "whsec_TOPSECRET"})
+
+    try:
+        with pytest.raises(Exception) as caught:
+            asyncio.run(db.write(insert_twice))
+    finally:
+        db.close()
+    assert "UNIQUE" in str(caught.value)
+    assert "TOPSECRET" not in str(caught.value)

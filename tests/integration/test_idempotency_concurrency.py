@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from pressline import purging
 from pressline.accounts.repository import Principal
 from pressline.app import create_app
 from pressline.catalog.service import starter_reference
@@ -28,7 +29,7 @@ from pressline.cli import app as cli_app
 from pressline.config import Settings, get_settings
 from pressline.db import Database, utcnow
 from pressline.errors import DuplicateOrderReference, IdempotencyKeyInUse
-from pressline.idempotency import purging, repository, service
+from pressline.idempotency import repository, service
 from pressline.idempotency.keys import KeyedRequest, KeyKind, Outcome, Refused, fingerprint
 from pressline.idempotency.tables import idempotency_keys
 from pressline.migrate import upgrade
@@ -364,7 +365,7 @@ def test_purging_deletes_expired_keys_in_chunks_and_keeps_live_ones(
     _store(database, principal, live, now - timedelta(hours=1))
     monkeypatch.setattr(purging, "CHUNK", 2)
 
-    deleted = asyncio.run(purging.purge_expired(database, retention=DAY))
+    deleted = asyncio.run(purging.purge_expired(database, service.purge, retention=DAY))
 
     assert deleted >= len(expired)  # other tests' expired keys go too
     remaining = stored_keys(database, principal)

@@ -15,7 +15,11 @@ from sqlalchemy import Engine, create_engine, inspect
 import pressline.accounts.tables
 import pressline.catalog.tables
 import pressline.idempotency.tables
-import pressline.orders.tables  # noqa: F401  (register every table on the metadata)
+import pressline.orders.tables
+import pressline.postbacks.tables
+import pressline.production.tables
+import pressline.requestlog.tables
+import pressline.templates.tables  # noqa: F401  (register every table on the metadata)
 from pressline.accounts import service as accounts
 from pressline.db import create_engines, metadata, utcnow
 from pressline.migrate import alembic_config, upgrade

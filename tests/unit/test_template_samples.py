@@ -172,6 +172,26 @@ def test_a_webhook_body_lists_each_parcel_once(pool: RenderPool) -> None:
     assert parcel["tracking_number"] == "00340434161094042557"
 
 
+def test_the_sample_event_has_the_shape_postbacks_build() -> None:
+    """A template tried on the sample must work on live postbacks: same keys, same nesting."""
+    from datetime import UTC, datetime
+
+    from pressline.postbacks.events import EventType, build_event
+
+    sample = json.loads((SAMPLES / "postback_event.json").read_text())
+    data = sample["data"]
+    built = build_event(
+        event_id=sample["id"],
+        event_type=EventType(sample["type"]),
+        timestamp=datetime(2025, 4, 16, 13, 45, 10, tzinfo=UTC),
+        order=data["order"],
+        items=data["items"],
+        packages=data["packages"],
+        metadata=data["metadata"],
+    )
+    assert json.loads(json.dumps(built)) == sample
+
+
 def test_an_email_body_is_well_formed_xhtml_with_escaped_links(pool: RenderPool) -> None:
     template = sample_template("email_body.j2", TemplateType.EMAIL_BODY, output_format=Format.XML)
     rendered = render_sample(pool, template, "postback_event.json")

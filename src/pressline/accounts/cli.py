@@ -76,6 +76,23 @@ def create_connector(
     prefix: Annotated[str, typer.Argument(help="URL prefix: https://HOST/api/PREFIX/…")],
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     rate_limit: Annotated[int | None, RateLimitOption] = None,
+    all_customers: Annotated[
+        bool,
+        typer.Option(
+            "--all-customers",
+            help="Serve every customer: each request names its own in the "
+            "Customer-Reference-ID header (CUSTOMER owns the connector and its templates).",
+        ),
+    ] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="A sandbox: its orders go to no facility and move on their own through "
+            "passed, in_production, printed, shipped and delivered "
+            "(PRESSLINE_SANDBOX_STEP_SECONDS apart).",
+        ),
+    ] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a connector with its endpoints and first API key (the secret is shown once)."""
@@ -87,9 +104,13 @@ def create_connector(
             name=name,
             now=utcnow(),
             rate_limit_per_second=rate_limit,
+            all_customers=all_customers,
         )
+        if sandbox:
+            repository.set_connector_sandbox(conn, prefix, True)
     emit_one(
         {"prefix": prefix, "apiKey": created.key.header_value, "rateLimit": _limit(rate_limit),
+         "allCustomers": all_customers, "sandbox": sandbox,
          **endpoint_urls(prefix)},
         as_json=as_json,
     )  # fmt: skip
@@ -135,7 +156,7 @@ def list_connectors(
         rows = repository.list_connectors(conn, customer)
     emit(
         [{"prefix": r.prefix, "customer": r.customer_reference_id, "name": r.name,
-          "rateLimit": _limit(r.rate_limit_per_second),
+          "rateLimit": _limit(r.rate_limit_per_second), "allCustomers": r.all_customers,
           "baseUrl": endpoint_urls(r.prefix)["baseUrl"]} for r in rows],
         as_json=as_json, title="Connectors",
     )  # fmt: skip
@@ -154,7 +175,8 @@ def show_connector(
         raise ConnectorNotFound(prefix)
     emit_one(
         {"prefix": row.prefix, "customer": row.customer_reference_id, "name": row.name,
-         "rateLimit": _limit(row.rate_limit_per_second), **endpoint_urls(row.prefix)},
+         "rateLimit": _limit(row.rate_limit_per_second), "allCustomers": row.all_customers,
+         **endpoint_urls(row.prefix)},
         as_json=as_json,
     )  # fmt: skip
 

@@ -34,6 +34,8 @@ class Credentials:
     key: str
     secret: str
     prefix: str
+    #: The Customer-Reference-ID header: which customer an "All Customers" connector acts for.
+    customer_reference: str | None = None
 
 
 def hash_secret(secret: str) -> str:

@@ -33,6 +33,8 @@ class KeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     rate_limit_per_second: int | None = None
+    #: The connector serves every customer (each request names one).
+    all_customers: bool = False
 
 
 # Built once: constructing a statement costs several times more than running it.
@@ -44,6 +46,7 @@ _FIND_KEY = (
         connectors.c.id.label("connector_id"),
         connectors.c.prefix,
         connectors.c.rate_limit_per_second,
+        connectors.c.all_customers,
         customers.c.id.label("customer_id"),
         customers.c.reference_id,
     )
@@ -63,6 +66,7 @@ def find_key(conn: Connection, key: str) -> KeyRecord | None:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         rate_limit_per_second=row.rate_limit_per_second,
+        all_customers=row.all_customers,
     )
 
 
@@ -103,9 +107,11 @@ def insert_connector(
     prefix: str,
     now: datetime,
     rate_limit_per_second: int | None = None,
+    all_customers: bool = False,
 ) -> None:
     conn.execute(
         insert(connectors).values(
+            all_customers=all_customers,
             id=connector_id,
             customer_id=customer_id,
             name=name,
@@ -122,6 +128,7 @@ _CONNECTOR_COLUMNS = (
     connectors.c.prefix,
     connectors.c.created_at,
     connectors.c.rate_limit_per_second,
+    connectors.c.all_customers,
     customers.c.reference_id.label("customer_reference_id"),
 )
 
@@ -195,3 +202,16 @@ def set_key_expiry(conn: Connection, key: str, expires_at: datetime) -> None:
 
 def revoke_key(conn: Connection, key: str, now: datetime) -> None:
     conn.execute(update(api_keys).where(api_keys.c.key == key).values(revoked_at=now))
+
+
+def set_connector_sandbox(conn: Connection, prefix: str, sandbox: bool) -> bool:
+    """Mark a connector as a sandbox (its orders move on their own) or not."""
+    result = conn.execute(
+        update(connectors).where(connectors.c.prefix == prefix).values(sandbox=sandbox)
+    )
+    return result.rowcount == 1
+
+
+def connector_is_sandbox(conn: Connection, connector_id: uuid.UUID) -> bool:
+    found = conn.execute(select(connectors.c.sandbox).where(connectors.c.id == connector_id))
+    return bool(found.scalar())

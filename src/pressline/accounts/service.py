@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from pressline.errors import (
     ConnectorPrefixTaken,
     CustomerExists,
     CustomerNotFound,
+    CustomerReferenceRequired,
     FieldError,
     ValidationFailed,
 )
@@ -70,8 +71,14 @@ def create_connector(
     name: str,
     now: datetime,
     rate_limit_per_second: int | None = None,
+    all_customers: bool = False,
 ) -> ConnectorCreated:
-    """A connector with its own URL prefix, and its first API key."""
+    """A connector with its own URL prefix, and its first API key.
+
+    With ``all_customers`` it serves every customer: each request names its customer
+    in Customer-Reference-ID; ``customer_reference_id`` is then the connector's owner
+    (whose templates it may link).
+    """
     _check_rate_limit(rate_limit_per_second)
     customer = repository.customer_by_reference(conn, customer_reference_id)
     if customer is None:
@@ -92,6 +99,7 @@ def create_connector(
             prefix=prefix,
             now=now,
             rate_limit_per_second=rate_limit_per_second,
+            all_customers=all_customers,
         )
     except IntegrityError:  # a concurrent CLI call took the prefix first
         raise ConnectorPrefixTaken(prefix) from None
@@ -188,7 +196,17 @@ def authenticate(conn: Connection, *, credentials: keys.Credentials, now: dateti
     principal = check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
     assert record is not None  # check_key refuses a missing record
     known_keys.remember(credentials.key, record)
+    if record.all_customers:
+        return _named_customer(conn, principal, credentials.customer_reference)
     return principal
+
+
+def _named_customer(conn: Connection, principal: Principal, reference: str | None) -> Principal:
+    """An "All Customers" connector acts for the customer its request names."""
+    row = repository.customer_by_reference(conn, reference) if reference else None
+    if row is None:
+        raise CustomerReferenceRequired(reference)
+    return replace(principal, customer_id=row.id, customer_reference_id=row.reference_id)
 
 
 def as_caller(
@@ -211,6 +229,7 @@ class KnownKey:
     prefix: str
     rate_limit_per_second: int | None
     seen_at: float  # time.monotonic()
+    all_customers: bool = False
 
 
 class KnownKeys:
@@ -248,6 +267,7 @@ class KnownKeys:
             principal.prefix,
             record.rate_limit_per_second,
             now,
+            record.all_customers,
         )
 
     def verified(self, key: str, secret: str) -> KnownKey | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Uuid
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Uuid, false
 
 from pressline.db import UTCDateTime, metadata
 
@@ -25,6 +25,11 @@ connectors = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Requests per second for each of the connector's keys; NULL: PRESSLINE_RATE_LIMIT.
     Column("rate_limit_per_second", Integer),
+    # A sandbox connector's orders move on their own (pressline.orders.timers), never
+    # reaching a facility.
+    Column("sandbox", Boolean, nullable=False, default=False, server_default=false()),
+    # Serves every customer: each request names its own in Customer-Reference-ID.
+    Column("all_customers", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 api_keys = Table(

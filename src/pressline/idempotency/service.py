@@ -120,5 +120,8 @@ def _replay(held: repository.Stored, request: KeyedRequest, retention: timedelta
 
 
 def purge(conn: Connection, *, before: datetime, limit: int) -> int:
-    """Forget up to ``limit`` keys created before ``before``; how many were deleted."""
+    """Forget up to ``limit`` keys created before ``before``; how many were deleted.
+
+    A key older than the retention window no longer replays (``run`` takes it over as
+    new), so deleting it changes no answer: purging only keeps the table small."""
     return repository.purge(conn, before=before, limit=limit)

@@ -8,7 +8,11 @@ from sqlalchemy import create_engine
 import pressline.accounts.tables
 import pressline.catalog.tables
 import pressline.idempotency.tables
-import pressline.orders.tables  # noqa: F401  (registers the tables on the metadata)
+import pressline.orders.tables
+import pressline.postbacks.tables
+import pressline.production.tables
+import pressline.requestlog.tables
+import pressline.templates.tables  # noqa: F401  (registers the tables on the metadata)
 from pressline.db import metadata
 
 config = context.config

@@ -90,6 +90,29 @@ class AttributeRead(_Read):
     formatted_value: str
 
 
+class EventLogEntryRead(_Read):
+    """One entry of an order's ``history`` or an item's ``eventLog`` (docs/api.md)."""
+
+    id: str
+    type: str  # status_changed, partially_canceled, cancel_requested, package_updated, …
+    actor: str  # customer | facility | operator | system
+    from_status: FulfillmentStatus | None
+    to_status: FulfillmentStatus | None
+    message: str
+    details: dict[str, Any] | None
+    created_at: datetime
+
+
+class RequestLinkRead(_Read):
+    """A request that touched the order (the request log; quote its ``requestId``)."""
+
+    request_id: str
+    method: str
+    path: str
+    status: int
+    created_at: datetime
+
+
 class ItemRead(_Read):
     id: str
     item_reference_id: str
@@ -99,6 +122,7 @@ class ItemRead(_Read):
     files: list[FileRead]
     processed_file_url: str | None
     quantity: int
+    quantity_canceled: int = 0  # Pressline: canceled so far (partial cancels)
     options: list[dict[str, Any]]
     category: str | None
     product_category_uid: str | None
@@ -108,7 +132,7 @@ class ItemRead(_Read):
     fulfillment_status: FulfillmentStatus
     page_count: int | None
     print_jobs: list[dict[str, Any]]
-    event_log: list[dict[str, Any]]
+    event_log: list[EventLogEntryRead]
     previews: list[PreviewRead]
     design_id: str | None
     product_file_mime_type: str | None
@@ -127,11 +151,21 @@ class ItemRead(_Read):
     product_variant: list[NameValue]
 
 
+class PackageItemRead(_Read):
+    item_id: str
+    quantity: int
+
+
 class PackageRead(_Read):
     id: str
     code: str | None
     tracking_code: str | None
     tracking_url: str | None
+    carrier: str | None = None
+    status: str | None = None  # shipped | in_transit | delivered | returned
+    items: list[PackageItemRead] = []
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class ShipmentRead(_Read):
@@ -320,6 +354,8 @@ class OrderRead(_Read):
     digitization_id: str | None
     app_services: list[dict[str, Any]]
     shipment_method_uid: str | None
+    history: list[EventLogEntryRead] = []  # Pressline: the order-level event log
+    requests: list[RequestLinkRead] = []  # Pressline: the latest requests that touched it
 
 
 class OrderSummary(_Read):

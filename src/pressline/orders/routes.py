@@ -20,10 +20,13 @@ from pressline.db import utcnow
 from pressline.deps import CredentialsDep, database, get_caller
 from pressline.errors import DomainError
 from pressline.idempotency import http as idempotency
+from pressline.orders import drafts, service
 from pressline.orders import read_schemas as out
-from pressline.orders import service
 from pressline.orders.fields import COUNTRY_CODES
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
+from pressline.orders.statuses import FinancialStatus
+from pressline.templates import endpoint as templated
+from pressline.templates.store import Endpoint, Role
 from pressline.web import json_response, parse_json
 
 
@@ -32,11 +35,12 @@ class OrderKeyConvertor(Convertor[str]):
 
     The URLs of the other operations are not order keys: ``…/search``, ``…/order``,
     ``…/quote`` and ``…/shipment-methods`` never read an order of that name, and
-    ``…/x/cancel`` is the cancel action, not an order named ``x/cancel``. So a wrong
+    ``…/x/cancel`` is the cancel action, not an order named ``x/cancel`` (likewise
+    ``…/x/postbacks``, the order's delivery log). So a wrong
     method there is 405 with ``Allow`` naming the operation's method.
     """
 
-    regex = r"(?!(?:search|order|quote|shipment-methods)\Z).+(?<!/cancel)"
+    regex = r"(?!(?:search|order|quote|shipment-methods)\Z).+(?<!/cancel)(?<!/postbacks)"
 
     def convert(self, value: str) -> str:
         return value
@@ -65,6 +69,7 @@ OrderKey = Annotated[
                 "anyOf": [
                     {"enum": ["search", "order", "quote", "shipment-methods"]},
                     {"pattern": "/cancel$"},
+                    {"pattern": "/postbacks$"},
                 ]
             }
         },
@@ -112,10 +117,19 @@ async def submit_order(request: Request, prefix: Prefix, credentials: Credential
     """Submit an order in a single request. The reply is sent after the order is stored."""
     caller = await get_caller(request, credentials)
     key = idempotency.header_key(request)
-    order = await parse_json(request, OrderCreate)
+    links = await templated.links_for(request, caller)
+    linked = links.get(Endpoint.SUBMIT, Role.REQUEST)
+    if linked is None:
+        order = await parse_json(request, OrderCreate)
+    else:
+        order = await templated.transform_request(request, links, linked, OrderCreate)
     prepared = service.prepare_order(caller, order, now=utcnow(), reference=_reference(request))
-    return await idempotency.submit(
+    response = await idempotency.submit(
         request, prepared, key=key, prevent_duplicate=order.prevent_duplicate
+    )
+    templated.note_order(request, response)
+    return await templated.transform_response(
+        request, links, Endpoint.SUBMIT, response, request_template=linked
     )
 
 
@@ -222,8 +236,19 @@ async def cancel_order(
     """Stop production and shipment; possible until the order is shipped."""
     caller = await get_caller(request, credentials)
     key = idempotency.header_key(request)
+    links = await templated.links_for(request, caller)
+    linked = links.get(Endpoint.CANCEL, Role.REQUEST)
+    if linked is not None:
+        named = await templated.transform_request(
+            request, links, linked, templated.CancelRequest, variables={"pathOrderId": order_key}
+        )
+        order_key = named.order_id
+        templated.note_order_key(request, order_key)
     cancel = partial(service.cancel_order, principal=caller, order_key=order_key, now=utcnow())
-    return await idempotency.write(request, caller, key, cancel, answer=_CANCELED)
+    response = await idempotency.write(request, caller, key, cancel, answer=_CANCELED)
+    return await templated.transform_response(
+        request, links, Endpoint.CANCEL, response, request_template=linked
+    )
 
 
 @router.put(
@@ -249,3 +274,45 @@ async def update_shipment(
         reference=_reference(request),
     )
     return await idempotency.write(request, caller, key, update)
+
+
+def _billing(request: Request) -> FinancialStatus:
+    return FinancialStatus(request.app.state.settings.billing_state)
+
+
+@router.patch(
+    "/{orderId:order_key}",
+    summary="Convert Draft",
+    response_model=out.OrderRead,
+    responses=_errors(400, 404, 405, 409, 413, 415),
+    openapi_extra=_body("DraftUpdate"),
+)
+async def convert_draft(
+    request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
+) -> Response:
+    """Turn a draft into an order (`{"orderType": "order"}`): priced and charged as of now,
+    `orderedAt` set, `created`/`pending`, then produced like any order. 409 if not a draft."""
+    caller = await get_caller(request, credentials)
+    await parse_json(request, drafts.DraftUpdate)
+    convert = partial(
+        drafts.convert_draft, principal=caller, order_key=order_key, now=utcnow(),
+        reference=_reference(request), billing_state=_billing(request),
+    )  # fmt: skip
+    return json_response(await database(request).write(convert))
+
+
+@router.delete(
+    "/{orderId:order_key}",
+    summary="Delete Draft",
+    response_model=out.CancelResult,
+    responses=_errors(400, 404, 405, 409),
+)
+async def delete_draft(
+    request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
+) -> Response:
+    """Delete a draft order; only drafts may be deleted (409 otherwise)."""
+    caller = await get_caller(request, credentials)
+    await database(request).write(
+        partial(drafts.delete_draft, principal=caller, order_key=order_key)
+    )
+    return json_response(_CANCELED)

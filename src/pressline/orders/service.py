@@ -8,26 +8,38 @@ Nothing here commits; the writer (or the CLI's transaction) does.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
-from pressline.accounts.repository import Principal
+from pressline.accounts.repository import Principal, connector_is_sandbox
 from pressline.catalog.products import Catalog
 from pressline.catalog.reference import Reference
+from pressline.config import get_settings
 from pressline.errors import (
     DuplicateOrderReference,
+    FacilityChangeAfterHandOff,
     FieldError,
     OrderNotCancellable,
     OrderNotFound,
     ShipmentNotUpdatable,
     ValidationFailed,
 )
-from pressline.orders import plan_views, planning, repository, rules, views
+from pressline.orders import (
+    journal,
+    moves,
+    operator,
+    plan_views,
+    planning,
+    repository,
+    rules,
+    views,
+)
 from pressline.orders.fields import COUNTRY_CODES
+from pressline.orders.lifecycle import Actor, CancelPath, EventKind, customer_cancel_path
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate, ShippingAddress
 from pressline.orders.statuses import (
     Channel,
@@ -35,6 +47,10 @@ from pressline.orders.statuses import (
     FulfillmentStatus,
     OrderType,
 )
+from pressline.postbacks import outbox
+from pressline.postbacks.events import EventType
+from pressline.production import handoff
+from pressline.requestlog import store as requestlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,11 @@ class PreparedOrder:
     principal: Principal
     order: dict[str, Any]
     items: list[dict[str, Any]]
+    #: The "created" entry of the event log, the timers (intake, delayed check) and the
+    #: postback: written with the order, two statements and the outbox's.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    postbacks: list[EventType] = field(default_factory=list)
 
 
 def _address_columns(address: ShippingAddress) -> dict[str, Any]:
@@ -103,7 +124,7 @@ def prepare_order(
         "updated_at": now,
         "ordered_at": None if is_draft else now,
         **_address_columns(order.shipping_address),
-        **_plan_columns(plan, principal, order_id, now),
+        **plan_columns(plan, principal, order_id, now),
     }
     line_prices = _line_prices(plan)
     items = [
@@ -124,7 +145,43 @@ def prepare_order(
         }
         for position, item in enumerate(order.items)
     ]
-    return PreparedOrder(principal, row, items)
+    row["expected_dispatch_date"] = dispatch_day(reference, plan, now)
+    events, timers, postbacks = _intake(row, plan, reference, now)
+    return PreparedOrder(principal, row, items, events, timers, postbacks)
+
+
+def dispatch_day(reference: Reference, plan: planning.Plan, ordered_at: datetime) -> date | None:
+    """The facility's local day the order should leave on (its calendar), if routed."""
+    if plan.route is None:
+        return None
+    facility = reference.shipping.facility(plan.route.facility_id)
+    return facility.calendar.dispatch_date(ordered_at)
+
+
+def _intake(
+    row: dict[str, Any], plan: planning.Plan, reference: Reference, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[EventType]]:
+    """What a new order starts its history with: a "created" entry; for an order (not a
+    draft) that passed the plan, the intake and delayed-check timers and
+    ``order.received``; for a refused one, ``order.failed``."""
+    status = FulfillmentStatus(row["fulfillment_status"])
+    message = "Order created" if status is not FulfillmentStatus.FAILED else (
+        f"Order refused at intake: {row['refusal_reason']}"
+    )  # fmt: skip
+    event = {
+        "order_id": row["id"], "item_id": None, "actor": Actor.CUSTOMER.value,
+        "kind": EventKind.STATUS_CHANGED.value, "from_status": None,
+        "to_status": status.value, "message": message, "at": now, "data": None,
+    }  # fmt: skip
+    if status is FulfillmentStatus.DRAFT:
+        return [event], [], []
+    if status is FulfillmentStatus.FAILED:
+        return [event], [], [EventType.ORDER_FAILED]
+    timers = [moves.intake_timer(row["id"], now)]
+    if plan.route is not None and row["expected_dispatch_date"] is not None:
+        zone = reference.shipping.facility(plan.route.facility_id).calendar.timezone
+        timers.append(moves.delayed_timer(row["id"], row["expected_dispatch_date"], zone.key))
+    return [event], timers, [EventType.ORDER_RECEIVED]
 
 
 def _line_prices(plan: planning.Plan) -> list[Decimal | None]:
@@ -134,7 +191,7 @@ def _line_prices(plan: planning.Plan) -> list[Decimal | None]:
     return [line.price for line in plan.priced.lines if line.type == "product"]
 
 
-def _plan_columns(
+def plan_columns(
     plan: planning.Plan,
     principal: Principal,
     order_id: uuid.UUID,
@@ -175,6 +232,12 @@ def submit_order(conn: Connection, *, prepared: PreparedOrder) -> dict[str, Any]
             conn, prepared.principal.customer_id, row["order_reference_id"]
         )
         raise DuplicateOrderReference(row["order_reference_id"], str(existing))
+    journal.insert_events(conn, prepared.events)
+    journal.add_timers(conn, prepared.timers)
+    if prepared.postbacks:
+        outbox.enqueue_order_events(
+            conn, order_id=row["id"], events=prepared.postbacks, now=row["created_at"]
+        )
     return {
         "id": str(row["id"]),
         "orderReferenceId": row["order_reference_id"],
@@ -189,7 +252,12 @@ def get_order(
     if found is None:
         raise OrderNotFound(order_key)
     head, items = found
-    return views.order_view(head, items, principal.customer_reference_id, catalog)
+    order = requestlog.OrderRef(head.id, head.order_reference_id, principal.customer_reference_id)
+    return views.order_view(
+        head, items, principal.customer_reference_id, catalog,
+        events=journal.events_of(conn, head.id), packages=journal.packages_of(conn, head.id),
+        requests=requestlog.requests_of_order(conn, order),
+    )  # fmt: skip
 
 
 def _locked(conn: Connection, principal: Principal, order_key: str) -> repository.OrderRow:
@@ -199,22 +267,42 @@ def _locked(conn: Connection, principal: Principal, order_key: str) -> repositor
     return row
 
 
-def cancel_order(conn: Connection, *, principal: Principal, order_key: str, now: datetime) -> None:
-    """Cancel until shipped; cancelling a canceled order again succeeds."""
+def billing(state: FinancialStatus | None) -> FinancialStatus:
+    """The financial status shipped orders get: ``state`` or PRESSLINE_BILLING_STATE."""
+    return state if state is not None else FinancialStatus(get_settings().billing_state)
+
+
+def cancel_order(
+    conn: Connection,
+    *,
+    principal: Principal,
+    order_key: str,
+    now: datetime,
+    billing_state: FinancialStatus | None = None,
+) -> None:
+    """The customer's cancel: at once until the facility has the order in production
+    (the facility is told if it had it); from then on a request to the facility, and the
+    order is canceled when it confirms; refused once shipped. A repeat changes nothing."""
     row = _locked(conn, principal, order_key)
-    status = FulfillmentStatus(row.fulfillment_status)
-    if status is FulfillmentStatus.CANCELED:
+    items = repository.items_of(conn, row.id)
+    change = moves.OrderChange(conn, row, items, Actor.CUSTOMER, now, billing(billing_state))
+    path = customer_cancel_path(change.statuses.values())
+    if path is CancelPath.ALREADY_CANCELED:
         return
-    if not rules.can_cancel(status):
-        raise OrderNotCancellable(status.value)
-    repository.update_order(
-        conn,
-        row.id,
-        fulfillment_status=FulfillmentStatus.CANCELED.value,
-        financial_status=FinancialStatus.CANCELED.value,
-        updated_at=now,
-    )
-    repository.set_item_statuses(conn, row.id, FulfillmentStatus.CANCELED.value)
+    if path is CancelPath.NOT_CANCELLABLE:
+        raise OrderNotCancellable(change.order_status.value)
+    if path is CancelPath.ASK_FACILITY and connector_is_sandbox(conn, row.connector_id):
+        change.actor = Actor.SYSTEM  # the sandbox plays the facility and confirms at once
+        path = CancelPath.CANCEL_NOW
+    if path is CancelPath.CANCEL_NOW:
+        change.cancel(None, "Canceled by the customer")
+        handoff.forward_cancel(conn, change.save("Canceled by the customer"), now=now)
+        return
+    if row.cancel_requested_at is not None:
+        return  # already asked; the facility's answer is awaited
+    change.order_values["cancel_requested_at"] = now
+    change.log(EventKind.CANCEL_REQUESTED, "The customer asked to cancel; the facility confirms")
+    handoff.forward_cancel(conn, change.save("Cancel requested"), now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +316,7 @@ class _StoredItem:
     retail_price_incl_vat: Decimal | None
 
 
-def _stored_items(rows: list[repository.OrderRow]) -> list[_StoredItem]:
+def stored_items(rows: list[repository.OrderRow]) -> list[_StoredItem]:
     return [
         _StoredItem(
             row.product["finalProductUid"] if row.product else row.product_uid,
@@ -264,7 +352,7 @@ def update_shipment(
         else row.shipment_method_uid
     )
     item_rows = repository.items_of(conn, row.id)
-    items = _stored_items(item_rows)
+    items = stored_items(item_rows)
     already_refused = status is FulfillmentStatus.FAILED
     plan = planning.plan_order(
         reference,
@@ -284,13 +372,18 @@ def update_shipment(
     if plan.refusal is not None and (plan.route is None or not already_refused):
         param = "shippingAddress.country" if change.shipping_address else "shipmentMethodUid"
         raise ValidationFailed([FieldError(plan.refusal.code, param, plan.refusal.reason)])
+    moved = plan.route is not None and plan.route.facility_id != row.fulfillment_facility_id
+    if row.handed_off_at is not None and moved:
+        # The facility has (or is being sent) the order; nothing can take it back.
+        assert plan.route is not None
+        raise FacilityChangeAfterHandOff(str(row.fulfillment_facility_id), plan.route.facility_id)
     old = row.shipment or {}
     initial = (old["initialMinDeliveryDate"], old["initialMaxDeliveryDate"]) if old else None
     values: dict[str, Any] = {
         "updated_at": now,
         "shipment_method_uid": selector,
         **_address_columns(address),
-        **_plan_columns(plan, principal, row.id, now, initial=initial),
+        **plan_columns(plan, principal, row.id, now, initial=initial),
     }
     for kept in ("refusal_reason_code", "refusal_reason", "comment"):
         del values[kept]  # statuses do not change here, so neither does a refusal
@@ -363,13 +456,15 @@ def set_status(
     order_key: str,
     status: FulfillmentStatus,
     now: datetime,
+    reason: str | None = None,
+    billing_state: FinancialStatus | None = None,
 ) -> str:
-    """Operator override of an order's and its items' fulfillment status; the old status."""
+    """The operator moves an order (every item that is not canceled) through the
+    lifecycle, like anyone else: 409 for a move the table does not allow. The old status."""
     row = _locked(conn, principal, order_key)
-    repository.update_order(conn, row.id, fulfillment_status=status.value, updated_at=now)
-    repository.set_item_statuses(conn, row.id, status.value)
-    previous: str = row.fulfillment_status
-    return previous
+    return operator.move(
+        conn, row, status, now=now, reason=reason, billing_state=billing(billing_state)
+    )
 
 
 def shipment_methods(reference: Reference, *, country: str | None) -> dict[str, Any]:

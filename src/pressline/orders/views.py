@@ -7,10 +7,12 @@ computes yet (tracking, previews, print jobs) are null or empty, never invented.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from pressline.catalog.products import Catalog
+from pressline.db import AnyRow
 from pressline.orders.plan_views import UNRESOLVED, iso, product_details, receipt_view
 from pressline.orders.repository import OrderRow
 
@@ -38,7 +40,38 @@ def _file_view(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def item_view(row: OrderRow, catalog: Catalog) -> dict[str, Any]:
+def event_view(row: AnyRow) -> dict[str, Any]:
+    """One event-log entry (docs/api.md "Event log")."""
+    return {
+        "id": str(row.seq),
+        "type": row.kind,
+        "actor": row.actor,
+        "fromStatus": row.from_status,
+        "toStatus": row.to_status,
+        "message": row.message,
+        "details": row.data,
+        "createdAt": iso(row.at),
+    }
+
+
+def package_view(row: AnyRow) -> dict[str, Any]:
+    """One package of the shipment, with its tracking."""
+    return {
+        "id": row.id,
+        "code": row.id,
+        "trackingCode": row.tracking_code,
+        "trackingUrl": row.tracking_url,
+        "carrier": row.carrier,
+        "status": row.status,
+        "items": row.items,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }
+
+
+def item_view(
+    row: OrderRow, catalog: Catalog, events: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     files = [_file_view(entry) for entry in row.item_files]
     variant = row.item_product_variant or {}
     planned = row.item_product
@@ -52,6 +85,7 @@ def item_view(row: OrderRow, catalog: Catalog) -> dict[str, Any]:
         "files": files,
         "processedFileUrl": None,
         "quantity": row.item_quantity,
+        "quantityCanceled": row.item_quantity_canceled,
         "options": [],
         "category": product["category"],
         "productCategoryUid": product["productCategoryUid"],
@@ -62,7 +96,7 @@ def item_view(row: OrderRow, catalog: Catalog) -> dict[str, Any]:
         "fulfillmentStatus": row.item_fulfillment_status,
         "pageCount": None,
         "printJobs": [],
-        "eventLog": [],
+        "eventLog": events or [],
         "previews": [],
         "designId": None,
         "productFileMimeType": None,
@@ -82,10 +116,10 @@ def item_view(row: OrderRow, catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def shipment_view(row: OrderRow) -> dict[str, Any]:
+def shipment_view(row: OrderRow, packages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The stored routed shipment over the unresolved defaults (an order no facility
-    could make has none)."""
-    return {
+    could make has none), with the packages the facility reported."""
+    view = {
         "id": str(row.shipment_id),
         "orderProductId": None,
         "shippingAddressId": str(row.shipping_address_id),
@@ -111,6 +145,10 @@ def shipment_view(row: OrderRow) -> dict[str, Any]:
         "speedType": None,
         **(row.shipment or {}),
     }
+    if packages:
+        view["packages"] = packages
+        view["status"] = packages[-1]["status"]
+    return view
 
 
 def shipment_summary_view(row: OrderRow) -> dict[str, Any]:
@@ -124,9 +162,22 @@ def shipment_summary_view(row: OrderRow) -> dict[str, Any]:
 
 
 def order_view(
-    row: OrderRow, items: list[OrderRow], customer_reference_id: str, catalog: Catalog
+    row: OrderRow,
+    items: list[OrderRow],
+    customer_reference_id: str,
+    catalog: Catalog,
+    *,
+    events: Sequence[AnyRow] = (),
+    packages: Sequence[AnyRow] = (),
+    requests: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
+    """Get Order: seed 000's shape, plus the order's ``history`` (its order-level event
+    log entries), each item's ``eventLog`` and ``quantityCanceled``, and ``requests``
+    (the latest API requests that touched it, from the request log)."""
     client_id, order_id = str(row.customer_id), str(row.id)
+    by_item: dict[Any, list[dict[str, Any]]] = {}
+    for event in events:
+        by_item.setdefault(event.item_id, []).append(event_view(event))
     return {
         "id": order_id,
         "clientId": client_id,
@@ -136,8 +187,8 @@ def order_view(
         "financialStatus": row.financial_status,
         "currency": row.currency,
         "shippingAddress": address_view(row),
-        "items": [item_view(item, catalog) for item in items],
-        "shipment": shipment_view(row),
+        "items": [item_view(item, catalog, by_item.get(item.item_id)) for item in items],
+        "shipment": shipment_view(row, [package_view(package) for package in packages]),
         "receipts": [] if row.receipt is None else [receipt_view(row.receipt, order_id, client_id)],
         "createdAt": iso(row.created_at),
         "refusalReason": row.refusal_reason,
@@ -163,6 +214,8 @@ def order_view(
         "digitizationId": None,
         "appServices": [],
         "shipmentMethodUid": row.shipment_method_uid,
+        "history": by_item.get(None, []),
+        "requests": list(requests),
     }
 
 

@@ -1,0 +1,183 @@
+"""SQL for what the lifecycle adds to an order: its event log, packages and timers.
+
+Internal callers (the production API, timers, the operator) address orders by
+Pressline id; customer-facing reads stay scoped by customer in ``repository``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from pressline.accounts.tables import customers
+from pressline.db import AnyRow
+from pressline.orders.tables import order_events, order_items, order_packages, order_timers, orders
+
+_LOCK_BY_ID = select(orders).where(orders.c.id == bindparam("order_id")).with_for_update()
+_EVENTS_OF = (
+    select(order_events)
+    .where(order_events.c.order_id == bindparam("order_id"))
+    .order_by(order_events.c.seq)
+)
+_PACKAGES_OF = (
+    select(order_packages)
+    .where(order_packages.c.order_id == bindparam("order_id"))
+    .order_by(order_packages.c.created_at, order_packages.c.id)
+)
+_INSERT_EVENTS = insert(order_events)
+_INSERT_TIMERS = insert(order_timers)
+
+
+def lock_order(conn: Connection, order_id: uuid.UUID) -> AnyRow | None:
+    """The order's row by id, locked for this transaction (PostgreSQL)."""
+    return conn.execute(_LOCK_BY_ID, {"order_id": order_id}).first()
+
+
+def update_item(conn: Connection, item_id: uuid.UUID, **values: Any) -> None:
+    conn.execute(update(order_items).where(order_items.c.id == item_id).values(**values))
+
+
+def delete_order(conn: Connection, order_id: uuid.UUID) -> None:
+    """Delete an order; its items, events, packages and timers go with it (cascade)."""
+    for table in (order_timers, order_events, order_packages, order_items):
+        conn.execute(delete(table).where(table.c.order_id == order_id))
+    conn.execute(delete(orders).where(orders.c.id == order_id))
+
+
+# --- event log ---------------------------------------------------------------------
+
+
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_INSERT_EVENTS, list(rows))
+
+
+def events_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
+    return list(conn.execute(_EVENTS_OF, {"order_id": order_id}))
+
+
+def last_hold(conn: Connection, order_id: uuid.UUID) -> AnyRow | None:
+    """The order-level entry that put the order on hold last (to release it to)."""
+    return conn.execute(
+        select(order_events.c.from_status)
+        .where(
+            order_events.c.order_id == order_id,
+            order_events.c.item_id.is_(None),
+            order_events.c.to_status == "on_hold",
+        )
+        .order_by(order_events.c.seq.desc())
+        .limit(1)
+    ).first()
+
+
+# --- packages ----------------------------------------------------------------------
+
+
+def packages_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
+    return list(conn.execute(_PACKAGES_OF, {"order_id": order_id}))
+
+
+def save_package(conn: Connection, row: dict[str, Any]) -> bool:
+    """Insert a package, or update it if the order has one with that id; whether new."""
+    key = (order_packages.c.order_id == row["order_id"]) & (order_packages.c.id == row["id"])
+    exists = conn.execute(select(order_packages.c.id).where(key)).first() is not None
+    if exists:
+        values = {k: v for k, v in row.items() if k not in {"order_id", "id", "created_at"}}
+        conn.execute(update(order_packages).where(key).values(**values))
+    else:
+        conn.execute(insert(order_packages).values(**row))
+    return not exists
+
+
+def set_package_status(conn: Connection, order_id: uuid.UUID, status: str, now: datetime) -> None:
+    conn.execute(
+        update(order_packages)
+        .where(order_packages.c.order_id == order_id)
+        .values(status=status, updated_at=now)
+    )
+
+
+# --- timers ------------------------------------------------------------------------
+
+
+def add_timers(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Schedule work: each row has order_id, kind, due_at and optional data."""
+    if rows:
+        conn.execute(_INSERT_TIMERS, [{"data": None, **row} for row in rows])
+
+
+def claim_due(conn: Connection, now: datetime, limit: int) -> list[AnyRow]:
+    """Due timers, oldest first, locked so that other workers skip them (PostgreSQL);
+    SQLite has one writer, so its transaction alone is the claim."""
+    query = (
+        select(order_timers)
+        .where(order_timers.c.due_at <= bindparam("now"))
+        .order_by(order_timers.c.due_at, order_timers.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(conn.execute(query, {"now": now}))
+
+
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether some timer is due at ``now`` (a plain read: no lock, no claim)."""
+    query = select(order_timers.c.id).where(order_timers.c.due_at <= now).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def delete_timer(conn: Connection, timer_id: int) -> None:
+    conn.execute(delete(order_timers).where(order_timers.c.id == timer_id))
+
+
+def postpone_timer(conn: Connection, timer_id: int, due_at: datetime) -> None:
+    conn.execute(
+        update(order_timers)
+        .where(order_timers.c.id == timer_id)
+        .values(due_at=due_at, attempts=order_timers.c.attempts + 1)
+    )
+
+
+def timers_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
+    return list(
+        conn.execute(
+            select(order_timers)
+            .where(order_timers.c.order_id == order_id)
+            .order_by(order_timers.c.due_at, order_timers.c.id)
+        )
+    )
+
+
+# --- the operator's attention list -------------------------------------------------
+
+ATTENTION_STATUSES = ("on_hold", "pending_approval", "failed")
+
+
+def needing_attention(conn: Connection, *, limit: int) -> list[AnyRow]:
+    """Orders waiting for someone (held, awaiting approval, failed) or flagged delayed
+    and not shipped yet, oldest first."""
+    waiting = orders.c.fulfillment_status.in_(ATTENTION_STATUSES)
+    late = orders.c.delayed_at.is_not(None) & orders.c.fulfillment_status.not_in(
+        ("shipped", "in_transit", "delivered", "returned", "canceled")
+    )
+    return list(
+        conn.execute(
+            select(
+                orders.c.id,
+                orders.c.order_reference_id,
+                orders.c.fulfillment_status,
+                orders.c.delayed_at,
+                orders.c.updated_at,
+                orders.c.fulfillment_facility_id,
+                customers.c.reference_id.label("customer_reference_id"),
+            )
+            .select_from(orders.join(customers))
+            .where(waiting | late)
+            .order_by(orders.c.updated_at, orders.c.id)
+            .limit(limit)
+        )
+    )

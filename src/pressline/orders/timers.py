@@ -1,0 +1,158 @@
+"""Work due later for an order: the intake pass, the sandbox's steps, the delayed check.
+
+:func:`run_due` is called by the worker loop (``pressline worker``, or the one inside
+``pressline serve``). Each timer is claimed, run and deleted in a transaction of its
+own, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so several workers never run the same
+one (SQLite has one writer). One at a time because a transaction that ran a hundred
+timers would hold SQLite's write lock, which the API's writer waits on, for a hundred
+timers' work, and on PostgreSQL would hold a hundred orders' row locks, against which
+the API's write batches can deadlock; a crash also loses at most the timer in hand. A
+timer that fails is retried a minute later and does not hold up the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from pressline.config import get_settings
+from pressline.db import AnyRow, Database
+from pressline.orders import journal, moves, repository
+from pressline.orders.lifecycle import Actor, EventKind, is_delayed
+from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
+from pressline.postbacks.events import EventType
+from pressline.production import handoff
+
+log = logging.getLogger(__name__)
+F = FulfillmentStatus
+_RETRY = timedelta(minutes=1)
+#: The sandbox's schedule: from each status to the next, one step apart.
+SANDBOX_STEPS = {
+    F.PASSED: F.IN_PRODUCTION,
+    F.IN_PRODUCTION: F.PRINTED,
+    F.PRINTED: F.SHIPPED,
+    F.SHIPPED: F.DELIVERED,
+}
+
+
+def run_due(db: Database, *, now: datetime, limit: int = 100) -> int:
+    """Run the timers due at ``now``; how many ran (failed ones are postponed)."""
+    with db.read_engine.connect() as conn:
+        if not journal.any_due(conn, now):
+            return 0  # an idle worker polls without taking the write lock
+    billing = FinancialStatus(get_settings().billing_state)
+    ran = 0
+    for _ in range(limit):
+        with db.transaction() as conn:
+            claimed = journal.claim_due(conn, now, 1)
+            if not claimed:
+                break
+            timer = claimed[0]
+            try:
+                with conn.begin_nested():
+                    _run(conn, timer, now, billing)
+                    journal.delete_timer(conn, timer.id)
+                ran += 1
+            except Exception:
+                where = {"timer": timer.kind, "order": str(timer.order_id)}
+                log.exception("order timer failed", extra=where)
+                journal.postpone_timer(conn, timer.id, now + _RETRY)
+    return ran
+
+
+def _run(conn: Connection, timer: AnyRow, now: datetime, billing: FinancialStatus) -> None:
+    order = journal.lock_order(conn, timer.order_id)
+    if order is None:
+        return
+    if timer.kind == "intake":
+        _intake(conn, order, now, billing)
+    elif timer.kind == handoff.SANDBOX:
+        _sandbox_step(conn, order, now, billing)
+    elif timer.kind == "delayed":
+        _delayed_check(conn, order, timer.data or {}, now, billing)
+    else:
+        log.warning("unknown order timer kind", extra={"timer": timer.kind})
+
+
+def _change(
+    conn: Connection, order: AnyRow, now: datetime, billing: FinancialStatus
+) -> moves.OrderChange:
+    items = repository.items_of(conn, order.id)
+    return moves.OrderChange(conn, order, items, Actor.SYSTEM, now, billing)
+
+
+def _intake(conn: Connection, order: AnyRow, now: datetime, billing: FinancialStatus) -> None:
+    """``created → passed``; the hook hands the order to its facility. An order that was
+    held, canceled or refused meanwhile is left alone."""
+    if order.fulfillment_status != F.CREATED.value:
+        return
+    change = _change(conn, order, now, billing)
+    change.move_order(F.PASSED, "Passed intake")
+    change.save("Passed intake")
+
+
+def _sandbox_step(conn: Connection, order: AnyRow, now: datetime, billing: FinancialStatus) -> None:
+    """One step of a sandbox order; the next one is scheduled until it is delivered."""
+    target = SANDBOX_STEPS.get(F(order.fulfillment_status))
+    if target is None:
+        return  # canceled, held, failed or done: the sandbox stops
+    change = _change(conn, order, now, billing)
+    message = f"Sandbox: {target.value}"
+    change.move_order(target, message)
+    if target is F.SHIPPED:
+        code = f"SANDBOX{order.id.hex[:16].upper()}"
+        journal.save_package(conn, _sandbox_package(change, code, now))
+        change.log(EventKind.PACKAGE_UPDATED, f"Sandbox package with tracking code {code}",
+                   data={"packageId": "sandbox-1", "trackingCode": code})  # fmt: skip
+        change.postbacks.append(EventType.PACKAGE_STATUS_UPDATED)
+    elif target is F.DELIVERED:
+        journal.set_package_status(conn, order.id, target.value, now)
+        change.postbacks.append(EventType.PACKAGE_STATUS_UPDATED)
+    change.save(message)
+    if target in SANDBOX_STEPS:
+        due = handoff.sandbox_step(now)
+        journal.add_timers(conn, [{"order_id": order.id, "kind": handoff.SANDBOX, "due_at": due}])
+
+
+def _sandbox_package(change: moves.OrderChange, code: str, now: datetime) -> dict[str, Any]:
+    return {
+        "order_id": change.order.id,
+        "id": "sandbox-1",
+        "tracking_code": code,
+        "tracking_url": f"https://tracking.example/sandbox/{code}",
+        "carrier": "Sandbox",
+        "status": F.SHIPPED.value,
+        "items": [
+            {"itemId": str(item.id), "quantity": item.quantity - change.canceled[item.id]}
+            for item in change.items
+            if change.statuses[item.id] is not F.CANCELED
+        ],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _delayed_check(
+    conn: Connection, order: AnyRow, data: dict[str, Any], now: datetime, billing: FinancialStatus
+) -> None:
+    """Raise ``delayed`` once for an order past its dispatch day and not shipped."""
+    dispatch = order.expected_dispatch_date or (
+        date.fromisoformat(data["dispatch"]) if "dispatch" in data else None
+    )
+    if dispatch is None or "timezone" not in data:
+        return
+    if not is_delayed(
+        expected_dispatch=dispatch, now=now, facility_timezone=ZoneInfo(data["timezone"]),
+        status=F(order.fulfillment_status), already_flagged=order.delayed_at is not None,
+    ):  # fmt: skip
+        return
+    change = _change(conn, order, now, billing)
+    change.order_values["delayed_at"] = now
+    change.log(EventKind.DELAYED, f"Not dispatched by its expected day ({dispatch.isoformat()})",
+               data={"expectedDispatchDate": dispatch.isoformat()})  # fmt: skip
+    change.postbacks.append(EventType.ORDER_DELAYED)
+    change.save("Delayed")

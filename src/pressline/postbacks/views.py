@@ -1,0 +1,59 @@
+"""Delivery-log rows as the API's and the CLI's dicts (``schemas`` documents the shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pressline.db import AnyRow
+from pressline.postbacks.outbox import message_id
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def attempt_view(row: AnyRow) -> dict[str, Any]:
+    return {
+        "number": row.number,
+        "at": _iso(row.at),
+        "statusCode": row.status_code,
+        "latencyMs": row.latency_ms,
+        "outcome": row.outcome,
+        "error": row.error,
+        "responseExcerpt": row.response_excerpt,
+    }
+
+
+def postback_view(row: AnyRow, attempts: list[AnyRow]) -> dict[str, Any]:
+    return {
+        "id": message_id(row.id),
+        "event": row.event_type,
+        "destination": row.destination,
+        "url": row.url,
+        "method": row.method,
+        "email": row.email,
+        "status": row.status,
+        "attemptCount": len(attempts),
+        "createdAt": _iso(row.created_at),
+        "nextAttemptAt": _iso(row.next_attempt_at),
+        "deliveredAt": _iso(row.delivered_at),
+        "attempts": [attempt_view(attempt) for attempt in attempts],
+    }
+
+
+def delivery_summary(row: AnyRow) -> dict[str, Any]:
+    """One line of ``pressline deliveries list``."""
+    return {
+        "id": message_id(row.id),
+        "customer": row.customer_reference_id,
+        "order": None if row.order_id is None else str(row.order_id),
+        "purpose": row.purpose,
+        "event": row.event_type,
+        "to": row.email if row.destination == "email" else row.url,
+        "status": row.status,
+        "attempts": row.attempts,
+        "lastStatus": row.last_status_code,
+        "nextAttemptAt": _iso(row.next_attempt_at),
+        "createdAt": _iso(row.created_at),
+    }

@@ -1,0 +1,76 @@
+"""Forgetting rows past their retention: in the background of every API process.
+
+Idempotency keys and request-log entries age out the same way. Each pass deletes in
+chunks through the batching writer, so it never holds the write lock (SQLite) or a
+long transaction (PostgreSQL) for more than a chunk; the CLI's ``purge`` commands do
+the same from cron.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+
+from pressline.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Rows deleted per transaction.
+CHUNK = 1000
+
+#: ``purge(conn, before=…, limit=…)``: delete up to ``limit`` rows older than ``before``
+#: and say how many.
+Purge = Callable[..., int]
+
+
+async def purge_expired(db: Database, purge: Purge, *, retention: timedelta) -> int:
+    """Delete every row older than ``retention``, a chunk per write; how many."""
+    total = 0
+    while True:
+        deleted = await db.write(partial(purge, before=utcnow() - retention, limit=CHUNK))
+        total += deleted
+        if deleted < CHUNK:
+            return total
+
+
+async def _periodically(
+    db: Database, purge: Purge, *, retention: timedelta, interval: float, what: str
+) -> None:
+    # The first pass comes at a random point of the first interval, so the processes
+    # of a deployment, started together, do not all purge at the same moment.
+    await asyncio.sleep(random.uniform(0, interval))  # noqa: S311 - spreading, not secrecy
+    while True:
+        try:
+            deleted = await purge_expired(db, purge, retention=retention)
+        except Exception:
+            # The database may be away for a moment; the next pass catches up.
+            log.exception("purging expired %s failed", what)
+        else:
+            if deleted:
+                log.info("purged expired %s", what, extra={"deleted": deleted})
+        await asyncio.sleep(interval)
+
+
+def start(
+    db: Database, purge: Purge, *, retention: timedelta, interval: float, what: str
+) -> asyncio.Task[None] | None:
+    """This process's background purge of ``what`` (None when ``interval`` is 0: off)."""
+    if interval <= 0:
+        return None
+    return asyncio.create_task(
+        _periodically(db, purge, retention=retention, interval=interval, what=what),
+        name=f"pressline-purge-{what.replace(' ', '-')}",
+    )
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,80 @@
+"""What the edge knows of a finished ``/api/…`` call, as a request-log entry.
+
+Who called: the principal the route authenticated (``scope["state"]["caller"]``,
+set by ``deps.get_caller``); for the read endpoints, which authenticate inside their
+database call, the key the edge saw authenticate (``KnownKey``), or for an "All
+Customers" connector the Customer-Reference-ID the request named when it was
+answered as that customer's.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from starlette.types import Scope
+
+from pressline.accounts.service import KnownKey
+from pressline.db import utcnow
+from pressline.requestlog.recorder import Entry
+
+#: Statuses after which the request did act as its customer (authenticated, and for an
+#: "All Customers" connector with a known Customer-Reference-ID).
+_ANSWERED_AS_CUSTOMER = frozenset({200, 404, 405, 409, 422})
+
+
+def _customer(
+    scope: Scope, state: dict[str, Any], status: int, known: KnownKey | None
+) -> str | None:
+    caller = state.get("caller")
+    if caller is not None:
+        reference: str = caller.customer_reference_id
+        return reference
+    params = scope.get("path_params") or {}
+    if known is None or known.prefix != params.get("prefix"):
+        return None
+    if not known.all_customers:
+        own: str = known.customer_reference_id
+        return own
+    if status not in _ANSWERED_AS_CUSTOMER:
+        return None
+    for name, value in scope["headers"]:
+        if name == b"customer-reference-id":
+            named: str = value.decode("latin-1")
+            return named
+    return None
+
+
+def entry(
+    scope: Scope,
+    *,
+    request_id: str,
+    status: int,
+    started: float,
+    known: KnownKey | None,
+    request_body: list[bytes],
+    response_body: list[bytes],
+) -> Entry:
+    state: dict[str, Any] = scope.get("state") or {}
+    params = scope.get("path_params") or {}
+    path: str = scope["path"]
+    prefix = params.get("prefix") or path.split("/", 3)[2] if path.count("/") >= 2 else ""
+    transformed = state.get("transformed_request")
+    seconds = time.perf_counter() - started
+    return Entry(
+        id=request_id,
+        at=utcnow() - timedelta(seconds=seconds),  # when the request arrived
+        prefix=str(prefix),
+        customer_reference_id=_customer(scope, state, status, known),
+        method=scope["method"],
+        path=path,
+        status=status,
+        latency_us=int(seconds * 1_000_000),
+        order_id=state.get("order_id"),
+        order_key=state.get("order_key") or params.get("orderId"),
+        template=state.get("template"),
+        request_body=b"".join(request_body),
+        transformed_request=transformed if isinstance(transformed, bytes) else None,
+        response_body=b"".join(response_body),
+    )

@@ -1,0 +1,130 @@
+"""SQL for the request log: write batches, list with filters, show one, purge old."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select
+
+from pressline.db import AnyRow
+from pressline.requestlog.tables import request_log
+
+SUMMARY_COLUMNS = (
+    request_log.c.id,
+    request_log.c.at,
+    request_log.c.prefix,
+    request_log.c.customer_reference_id,
+    request_log.c.method,
+    request_log.c.path,
+    request_log.c.status,
+    request_log.c.latency_us,
+    request_log.c.order_id,
+    request_log.c.template,
+)
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    if rows:
+        conn.execute(insert(request_log), list(rows))
+    return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    """An order as requests may name it: its id, its reference, its customer."""
+
+    id: uuid.UUID
+    reference: str
+    customer_reference_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    prefix: str | None = None
+    customer_reference_id: str | None = None
+    order: OrderRef | None = None
+    status: int | None = None
+    since: datetime | None = None
+
+
+def list_entries(conn: Connection, filters: Filters, *, limit: int = 50) -> list[AnyRow]:
+    """Matching entries, newest first."""
+    query = select(*SUMMARY_COLUMNS)
+    if filters.prefix is not None:
+        query = query.where(request_log.c.prefix == filters.prefix)
+    if filters.customer_reference_id is not None:
+        query = query.where(request_log.c.customer_reference_id == filters.customer_reference_id)
+    if filters.status is not None:
+        query = query.where(request_log.c.status == filters.status)
+    if filters.since is not None:
+        query = query.where(request_log.c.at >= filters.since)
+    if filters.order is not None:
+        order = filters.order
+        query = query.where(
+            or_(
+                request_log.c.order_id == order.id,
+                (request_log.c.customer_reference_id == order.customer_reference_id)
+                & request_log.c.order_key.in_([str(order.id), order.reference]),
+            )
+        )
+    return list(conn.execute(query.order_by(request_log.c.at.desc()).limit(limit)))
+
+
+#: Requests Get Order links to: enough for an integrator to quote a requestId.
+ORDER_REQUESTS_SHOWN = 20
+
+
+def requests_of_order(conn: Connection, order: OrderRef) -> list[dict[str, Any]]:
+    """The latest requests that touched ``order``, newest first, as Get Order shows them
+    (ids, method, path, status, time: never bodies)."""
+    rows = list_entries(conn, Filters(order=order), limit=ORDER_REQUESTS_SHOWN)
+    return [
+        {
+            "requestId": row.id,
+            "method": row.method,
+            "path": row.path,
+            "status": row.status,
+            "createdAt": row.at.isoformat(timespec="seconds"),
+        }
+        for row in rows
+    ]
+
+
+def get_entry(conn: Connection, entry_id: str) -> AnyRow | None:
+    return conn.execute(select(request_log).where(request_log.c.id == entry_id)).first()
+
+
+def purge(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` entries older than ``before``; how many."""
+    oldest = select(request_log.c.id).where(request_log.c.at < before).limit(limit)
+    ids = list(conn.execute(oldest).scalars())
+    if ids:
+        conn.execute(delete(request_log).where(request_log.c.id.in_(ids)))
+    return len(ids)
+
+
+def find_order(conn: Connection, order_key: str, customer_reference_id: str | None) -> OrderRef:
+    """The order an operator named by id (or by reference, with its customer)."""
+    from pressline.accounts.tables import customers
+    from pressline.errors import OrderNotFound
+    from pressline.orders.tables import orders
+
+    query = select(orders.c.id, orders.c.order_reference_id, customers.c.reference_id).select_from(
+        orders.join(customers)
+    )
+    conditions = [orders.c.order_reference_id == order_key]
+    with contextlib.suppress(ValueError):
+        conditions.append(orders.c.id == uuid.UUID(order_key))
+    query = query.where(or_(*conditions))
+    if customer_reference_id is not None:
+        query = query.where(customers.c.reference_id == customer_reference_id)
+    rows = list(conn.execute(query.limit(2)))
+    if len(rows) != 1:
+        raise OrderNotFound(order_key)
+    row = rows[0]
+    return OrderRef(row.id, row.order_reference_id, row.reference_id)

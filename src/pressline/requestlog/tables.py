@@ -1,0 +1,38 @@
+"""The request log: one row per call to a connector endpoint (``/api/{prefix}/…``).
+
+Connector and customer are kept by their operator-facing names (prefix and
+customerReferenceId), which is what operators filter by and what the edge knows
+without a query. ``order_key`` is the order id or reference the URL named;
+``order_id`` the order a submit created: the requests of an order are those whose
+either matches it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text, Uuid
+
+from pressline.db import UTCDateTime, metadata
+
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the request id (Request-Id header)
+    Column("at", UTCDateTime, nullable=False),
+    Column("prefix", String(64), nullable=False),
+    Column("customer_reference_id", String(100)),
+    Column("method", String(8), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("latency_us", Integer, nullable=False),
+    Column("order_id", Uuid),
+    Column("order_key", String(100)),
+    Column("template", String(100)),  # "name vN" of the request template applied
+    Column("request_body", Text),
+    Column("transformed_request", Text),
+    Column("response_body", Text),
+    Index("ix_request_log_at", "at"),
+    Index("ix_request_log_prefix_at", "prefix", "at"),
+    Index("ix_request_log_customer_at", "customer_reference_id", "at"),
+    Index("ix_request_log_order_id", "order_id"),
+    Index("ix_request_log_customer_order_key", "customer_reference_id", "order_key"),
+)

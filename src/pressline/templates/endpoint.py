@@ -1,0 +1,153 @@
+"""Linked templates applied on a connector's submit and cancel endpoints.
+
+A linked request template turns the raw body (the customer's JSON or XML) into the
+canonical request, which is then validated like any request; a linked response
+template turns the canonical answer into the customer's format. Unlinked templates
+are never applied. Rendering blocks its thread (it waits on a worker process), so it
+runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from functools import partial
+from typing import Any, TypeVar
+
+import orjson
+from anyio import to_thread
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from pressline.accounts.repository import Principal
+from pressline.deps import database
+from pressline.errors import UnsupportedMediaType
+from pressline.templates.formats import Format, JsonValue, PayloadError, parse
+from pressline.templates.links import NO_LINKS, EndpointLinks, LinkCache
+from pressline.templates.model import RendererUnavailable, TemplateError, TemplateSource
+from pressline.templates.render import render, validate_output
+from pressline.templates.store import Endpoint, Role
+
+log = logging.getLogger(__name__)
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+#: The header a response carries when its response template failed (the canonical
+#: answer is sent instead: the order was stored and must not look refused).
+TEMPLATE_ERROR_HEADER = "Response-Template-Error"
+
+
+class CancelRequest(BaseModel):
+    """What a cancel request template produces: the order to cancel."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    order_id: str = Field(alias="orderId", min_length=1, max_length=100)
+
+
+async def links_for(request: Request, caller: Principal) -> EndpointLinks:
+    """The caller's connector's linked templates (a dictionary lookup when cached)."""
+    cache: LinkCache | None = getattr(request.app.state, "templates", None)
+    if cache is None:
+        return NO_LINKS
+    return await cache.for_connector(database(request), caller.connector_id)
+
+
+def _state(request: Request) -> dict[str, Any]:
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    return state
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _accepts(fmt: Format, media_type: str) -> bool:
+    if fmt is Format.JSON:
+        return media_type == "application/json" or (
+            media_type.startswith("application/") and media_type.endswith("+json")
+        )
+    return media_type in ("application/xml", "text/xml") or media_type.endswith("+xml")
+
+
+async def transform_request(
+    request: Request,
+    links: EndpointLinks,
+    template: TemplateSource,
+    model: type[ModelT],
+    *,
+    variables: dict[str, Any] | None = None,
+) -> ModelT:
+    """The raw body through ``template``, validated as ``model`` (400 naming the template)."""
+    fmt = template.input_format
+    if not _accepts(fmt, _media_type(request)):
+        raise UnsupportedMediaType(
+            f"{template.label} reads {fmt.value.upper()}: send the body with "
+            f"'Content-Type: {fmt.media_type}'."
+        )
+    body = await request.body()
+    state = _state(request)
+    state["template"] = f"{template.name} v{template.version}"
+    rendered = await to_thread.run_sync(
+        partial(render, template, body, lookups=links.lookups, variables=variables)
+    )
+    state["transformed_request"] = rendered.body
+    return validate_output(rendered, model)
+
+
+async def transform_response(
+    request: Request,
+    links: EndpointLinks,
+    endpoint: Endpoint,
+    response: Response,
+    *,
+    request_template: TemplateSource | None,
+) -> Response:
+    """``response`` in the customer's format when a response template is linked.
+
+    Only a 200 is rendered: errors keep the standard error body, which clients
+    handle alike on every endpoint.
+    """
+    template = links.get(endpoint, Role.RESPONSE)
+    if template is None or response.status_code != 200:
+        return response
+    canonical = orjson.loads(response.body)
+    customer_request = _customer_request(await request.body(), request_template)
+    headers = {k: v for k, v in response.headers.items() if k.lower().startswith("idempotent-")}
+    try:
+        rendered = await to_thread.run_sync(
+            partial(
+                render,
+                template,
+                canonical,
+                lookups=links.lookups,
+                variables={"request": customer_request},
+            )
+        )
+    except (TemplateError, RendererUnavailable) as exc:
+        log.warning("response template failed", extra={"template": template.label})
+        headers[TEMPLATE_ERROR_HEADER] = exc.message.encode("ascii", "replace").decode()[:500]
+        return Response(response.body, 200, headers=headers, media_type="application/json")
+    return Response(rendered.body, 200, headers=headers, media_type=rendered.media_type)
+
+
+def _customer_request(body: bytes, template: TemplateSource | None) -> JsonValue:
+    """The customer's request as their request template read it (JSON when none)."""
+    if not body.strip():
+        return {}
+    try:
+        return parse(body, template.input_format if template else Format.JSON)
+    except PayloadError:
+        return {}
+
+
+def note_order(request: Request, response: Response) -> None:
+    """Tell the request log which order a successful submit created."""
+    if response.status_code == 200:
+        with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
+            _state(request)["order_id"] = orjson.loads(response.body)["id"]
+
+
+def note_order_key(request: Request, order_key: str) -> None:
+    """Tell the request log which order a templated cancel named."""
+    _state(request)["order_key"] = order_key

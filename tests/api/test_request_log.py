@@ -1,0 +1,136 @@
+"""The request log: every connector call recorded, secrets never (issue 6 §5)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from pressline import purging
+from pressline.db import Database, utcnow
+from pressline.requestlog import store
+from pressline.requestlog.tables import request_log
+from tests.api.test_templated_endpoints import link_shopify, shopify_export
+from tests.conftest import Caller, order_body
+
+
+def flush(client: TestClient) -> None:
+    recorder = client.app.state.request_log  # type: ignore[attr-defined]
+    assert client.portal is not None
+    client.portal.call(recorder.flush)
+
+
+def entries(database: Database, caller: Caller) -> list[Any]:
+    with database.transaction() as conn:
+        filters = store.Filters(prefix=caller.prefix)
+        return [store.get_entry(conn, row.id) for row in store.list_entries(conn, filters)]
+
+
+def test_get_order_links_the_requests_that_touched_the_order(
+    client: TestClient, caller: Caller, other_caller: Caller
+) -> None:
+    body = order_body()
+    created = caller.submit(body)
+    order_id = created.json()["id"]
+    looked_up = caller.get(body["orderReferenceId"])  # by reference: linked through its key
+    canceled = caller.cancel(order_id)
+    other_caller.get(order_id)  # another customer's 404 is not this order's request
+    flush(client)
+
+    requests = caller.get(order_id).json()["requests"]
+    assert [(r["requestId"], r["method"], r["status"]) for r in requests] == [
+        (canceled.headers["request-id"], "POST", 200),
+        (looked_up.headers["request-id"], "GET", 200),
+        (created.headers["request-id"], "POST", 200),
+    ]
+    assert requests[-1]["path"] == f"{caller.base}/order"
+    assert set(requests[0]) == {"requestId", "method", "path", "status", "createdAt"}
+
+
+def test_each_call_is_recorded_with_its_bodies_and_order(
+    client: TestClient, database: Database, caller: Caller
+) -> None:
+    body = order_body()
+    body["shippingAddress"]["password"] = "hunter2"  # an unknown field: 400, yet logged
+    refused = caller.submit(body)
+    assert refused.status_code == 400
+    del body["shippingAddress"]["password"]
+    created = caller.submit(body)
+    order_id = created.json()["id"]
+    caller.get(body["orderReferenceId"])
+    caller.cancel(order_id)
+    flush(client)
+
+    logged = entries(database, caller)
+    assert [(e.method, e.status) for e in reversed(logged)] == [
+        ("POST", 400), ("POST", 200), ("GET", 200), ("POST", 200),
+    ]  # fmt: skip
+    first, submit = logged[-1], logged[-2]
+    assert submit.id == created.headers["request-id"]
+    assert str(submit.order_id) == order_id
+    assert submit.customer_reference_id == caller.customer_reference_id
+    assert json.loads(submit.request_body)["orderReferenceId"] == body["orderReferenceId"]
+    assert json.loads(submit.response_body)["id"] == order_id
+    assert submit.latency_us > 0
+    # Secrets are never stored: not the API key, not a field named like a secret.
+    secret = caller.api_key.split(":")[1]
+    for entry in logged:
+        assert secret not in (entry.request_body or "") + (entry.response_body or "")
+    assert "hunter2" not in first.request_body
+    assert json.loads(first.request_body)["shippingAddress"]["password"] == "[redacted]"
+
+    # The order's requests: the submit (by id), the get (by reference), the cancel (by id).
+    with database.transaction() as conn:
+        ref = store.find_order(conn, order_id, None)
+        touched = store.list_entries(conn, store.Filters(order=ref))
+    methods = sorted(f"{row.method} {row.status}" for row in touched)
+    assert methods == ["GET 200", "POST 200", "POST 200"]
+
+
+def test_unauthenticated_calls_are_logged_without_a_customer(
+    client: TestClient, database: Database, caller: Caller
+) -> None:
+    answer = client.get(f"{caller.base}/x", headers={"X-API-KEY": "nonsense"})
+    assert answer.status_code == 401
+    flush(client)
+    [entry] = entries(database, caller)
+    assert (entry.status, entry.customer_reference_id) == (401, None)
+
+
+def test_a_templated_submit_keeps_the_raw_and_the_transformed_request(
+    client: TestClient, database: Database, caller: Caller
+) -> None:
+    shopify = link_shopify(client, database, caller)
+    export = shopify_export()
+    assert shopify.submit(export).status_code == 200
+    flush(client)
+    [entry] = entries(database, shopify)
+    assert (
+        json.loads(entry.request_body)["order"]["order_number"] == export["order"]["order_number"]
+    )
+    transformed = json.loads(entry.transformed_request)
+    assert transformed["orderReferenceId"] == f"shopify-{export['order']['order_number']}"
+    assert entry.template == "shopify-submit v1"
+
+
+def test_old_entries_are_purged(client: TestClient, database: Database, caller: Caller) -> None:
+    caller.get("whatever")
+    flush(client)
+    [entry] = entries(database, caller)
+    with database.transaction() as conn:
+        conn.execute(
+            request_log.update()
+            .where(request_log.c.id == entry.id)
+            .values(at=utcnow() - timedelta(days=31))
+        )
+    caller.get("whatever-else")
+    flush(client)
+    assert client.portal is not None
+    deleted = client.portal.call(
+        partial(purging.purge_expired, database, store.purge, retention=timedelta(days=30))
+    )
+    assert deleted >= 1
+    assert [e.path for e in entries(database, caller)] == [f"{caller.base}/whatever-else"]

@@ -1,0 +1,59 @@
+"""The worker inside the application's lifespan, and the setting that turns it off."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from pressline.app import create_app
+from pressline.config import Settings
+from pressline.db import Database, utcnow
+from pressline.migrate import upgrade
+from pressline.postbacks.outbox import enqueue_delivery
+from tests.support.receiver import Receiver, running_receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+def queue_one(url: str, target: str) -> None:
+    database = Database(url)
+    try:
+        upgrade(database.write_engine)
+        with database.transaction() as conn:
+            enqueue_delivery(
+                conn, purpose="test", url=target, body="{}", content_type="application/json",
+                now=utcnow(),
+            )  # fmt: skip
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_the_app_runs_a_worker_unless_told_not_to(
+    tmp_path: Path, receiver: Receiver, embedded: bool
+) -> None:
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    queue_one(url, f"{receiver.url}/hook")
+    settings = Settings(
+        database_url=url,
+        rate_limit="off",
+        postback_allow_http=True,
+        postback_allowed_networks=["127.0.0.0/8"],
+        worker_poll_seconds=0.05,
+        embedded_worker=embedded,
+        idempotency_purge_seconds=0,
+    )
+    with TestClient(create_app(settings), base_url="https://testserver"):
+        if embedded:
+            receiver.wait_for(1, timeout=10)
+        else:
+            time.sleep(1.0)  # twenty polls' worth: an embedded worker would have sent it
+    assert len(receiver.requests) == (1 if embedded else 0)

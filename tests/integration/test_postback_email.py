@@ -1,0 +1,158 @@
+"""E-mail postbacks, captured by a local SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from starlette.testclient import TestClient
+
+from pressline.config import Settings
+from pressline.db import Database, utcnow
+from pressline.postbacks.events import EventType
+from pressline.worker import DeliveryWorker
+from tests.support.postbacks import FixedRandom, Shop, new_shop
+
+
+class Capture:
+    """aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def mail_settings(postback_settings: Settings, smtp_port: int) -> Settings:
+    return postback_settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "smtp_starttls": False,
+            "smtp_from": "postbacks@pressline.test",
+        }
+    )
+
+
+@pytest.fixture
+def mailbox(smtp_port: int) -> Iterator[Capture]:
+    capture = Capture()
+    controller = Controller(capture, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        yield capture
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def shop(fresh_client: TestClient, fresh_database: Database) -> Shop:
+    return new_shop(fresh_client, fresh_database)
+
+
+def test_an_email_trigger_sends_the_event_by_mail(
+    shop: Shop, mail_settings: Settings, mailbox: Capture
+) -> None:
+    order_id = shop.submit(orderReferenceId="mail-1001")
+    shop.trigger(destination="email", email="orders@shop.example")
+    shop.enqueue(order_id, EventType.ORDER_SHIPPED)
+
+    worker = DeliveryWorker(shop.database, mail_settings, rng=FixedRandom(), run_timers=False)
+    assert worker.step() == 1
+
+    (envelope,) = mailbox.envelopes
+    assert envelope.rcpt_tos == ["orders@shop.example"]
+    assert envelope.mail_from == "postbacks@pressline.test"
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert message["Subject"] == "order.shipped: order mail-1001"
+    event = json.loads(message.get_content())
+    (row,) = shop.deliveries()
+    assert event["id"] == message["X-Pressline-Event-Id"] == f"msg_{row.id.hex}"
+    assert event["type"] == "order.shipped" and event["data"]["order"]["id"] == order_id
+    assert row.status == "delivered"
+    (attempt,) = shop.attempts(row.id)
+    assert attempt.outcome == "delivered"
+
+
+def test_an_unreachable_mail_server_is_retried(
+    shop: Shop, mail_settings: Settings, smtp_port: int
+) -> None:
+    order_id = shop.submit()
+    shop.trigger(destination="email", email="orders@shop.example")
+    shop.enqueue(order_id, EventType.ORDER_SHIPPED)
+    worker = DeliveryWorker(shop.database, mail_settings, rng=FixedRandom(), run_timers=False)
+    start = utcnow()
+
+    assert worker.step(start) == 1  # nobody listens on the port yet
+    (row,) = shop.deliveries()
+    assert row.status == "pending" and "SMTP" in row.last_error
+
+    capture = Capture()
+    controller = Controller(capture, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        assert worker.step(start + timedelta(seconds=5)) == 1
+    finally:
+        controller.stop()
+    assert len(capture.envelopes) == 1
+    assert shop.deliveries()[0].status == "delivered"
+
+
+def test_without_smtp_settings_mail_waits_instead_of_failing(
+    shop: Shop, postback_settings: Settings
+) -> None:
+    order_id = shop.submit()
+    shop.trigger(destination="email", email="orders@shop.example")
+    shop.enqueue(order_id, EventType.ORDER_SHIPPED)
+    DeliveryWorker(shop.database, postback_settings, run_timers=False).step()
+    (row,) = shop.deliveries()
+    assert row.status == "pending" and "PRESSLINE_SMTP_HOST" in row.last_error
+
+
+def test_an_email_template_writes_an_html_mail(
+    shop: Shop, mail_settings: Settings, mailbox: Capture
+) -> None:
+    from pressline.templates import store
+
+    source = (
+        '<html xmlns="http://www.w3.org/1999/xhtml"><body>'
+        "<p>Your order {{ data.order.orderReferenceId }} &amp; friends shipped.</p>"
+        "</body></html>"
+    )
+    with shop.database.transaction() as conn:
+        store.create_template(
+            conn, customer_id=shop.customer_id, name="notice", type="email_body",
+            input_format="json", output_format="xml", source=source, now=utcnow(),
+        )  # fmt: skip
+    order_id = shop.submit(orderReferenceId="mail-<2>")
+    shop.trigger(destination="email", email="orders@shop.example", template_name="notice")
+    shop.enqueue(order_id, EventType.ORDER_SHIPPED)
+
+    DeliveryWorker(shop.database, mail_settings, run_timers=False).step()
+
+    (envelope,) = mailbox.envelopes
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert message.get_content_type() == "text/html"
+    assert "Your order mail-&lt;2&gt; &amp; friends shipped." in message.get_content()

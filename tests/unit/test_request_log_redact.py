@@ -1,0 +1,60 @@
+"""Secret fields never reach the request log, in JSON or XML bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pressline.requestlog.redact import REDACTED, SECRET_WORDS, is_secret, redact
+
+
+def test_json_secret_fields_are_redacted_at_any_depth_and_the_rest_is_kept() -> None:
+    body = {
+        "orderReferenceId": "A-1",
+        "auth": {"Api-Key": "k-123", "client_secret": "s-456", "nested": [{"accessToken": "t"}]},
+        "payment": {"cardNumber": "4111111111111111", "CVV": "123", "holder": "Ada"},
+        "password": {"even": "objects"},
+    }
+    logged = json.loads(redact(json.dumps(body).encode(), limit=10_000) or "")
+    assert logged["orderReferenceId"] == "A-1"
+    assert logged["auth"] == {
+        "Api-Key": REDACTED, "client_secret": REDACTED, "nested": [{"accessToken": REDACTED}]
+    }  # fmt: skip
+    assert logged["payment"] == {"cardNumber": REDACTED, "CVV": REDACTED, "holder": "Ada"}
+    assert logged["password"] == REDACTED
+
+
+def test_xml_elements_and_attributes_named_like_secrets_are_redacted() -> None:
+    xml = (
+        b'<Order><Password>hunter2</Password><Auth token="abc" user="ada"/><Note>ok</Note></Order>'
+    )
+    logged = redact(xml, limit=10_000) or ""
+    assert "hunter2" not in logged and "abc" not in logged
+    assert f"<Password>{REDACTED}</Password>" in logged
+    assert 'user="ada"' in logged and "<Note>ok</Note>" in logged
+
+
+def test_broken_json_still_loses_its_secret_values() -> None:
+    logged = redact(b'{"secret": "s3", "name": "x", oops', limit=10_000) or ""
+    assert "s3" not in logged and '"name": "x"' in logged
+
+
+def test_long_bodies_are_cut_and_say_so() -> None:
+    logged = redact(b"x" * 5000, limit=100) or ""
+    assert logged.startswith("x" * 100) and logged.endswith("[truncated 4900 characters]")
+
+
+def test_pressline_documents_are_stored_as_they_are() -> None:
+    assert redact(b'{"token": "t"}', limit=100, scrub=False) == '{"token": "t"}'
+    assert redact(b"", limit=100) is None
+
+
+@pytest.mark.parametrize("word", SECRET_WORDS)
+def test_every_listed_word_marks_a_secret_in_any_case(word: str) -> None:
+    assert is_secret(f"x_{word.upper()}") and is_secret(word)
+
+
+@pytest.mark.parametrize("name", ["author", "passenger", "keyword", "cardinal", "city"])
+def test_ordinary_names_are_not_secrets(name: str) -> None:
+    assert not is_secret(name)
