@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import xmltodict  # type: ignore[import-untyped]
@@ -19,6 +20,7 @@ from starlette.testclient import TestClient
 
 from pressline.config import Settings
 from pressline.db import Database, utcnow
+from pressline.migrate import upgrade
 from pressline.postbacks import deliveries, triggers
 from pressline.postbacks.events import EventType
 from pressline.postbacks.outbox import enqueue_delivery, message_id
@@ -394,18 +396,20 @@ def test_a_claim_is_not_sent_past_its_lease(
     assert sender.step() == 1 and sender.step() == 1 and sender.step() == 0
 
 
-def test_an_idle_worker_does_not_wait_for_sqlites_write_lock(
-    fresh_database: Database, postback_settings: Settings
-) -> None:
-    if fresh_database.write_engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's single write lock")
+def test_an_idle_worker_does_not_wait_for_sqlites_write_lock(tmp_path: Path) -> None:
+    """SQLite only: its one write lock, held by another process, is what an idle worker
+    must not queue behind."""
     import sqlite3
     import time
 
-    other = sqlite3.connect(fresh_database.write_engine.url.database or "", isolation_level=None)
+    path = tmp_path / "idle.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database.write_engine)
+    other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process writing (the API, the CLI)
     try:
-        idle = DeliveryWorker(fresh_database, postback_settings, rng=FixedRandom(0.5))
+        settings = Settings(database_url=database.url, embedded_worker=False)
+        idle = DeliveryWorker(database, settings, rng=FixedRandom(0.5))
         started = time.monotonic()
         assert idle.run_timers() + idle.step() == 0
         # Nothing due: no write transaction, so no wait on the lock (busy_timeout is 30 s).
@@ -413,6 +417,7 @@ def test_an_idle_worker_does_not_wait_for_sqlites_write_lock(
     finally:
         other.execute("ROLLBACK")
         other.close()
+        database.close()
 
 
 def test_a_facility_cancel_waits_for_the_hand_off_queued_before_it(
