@@ -31,6 +31,7 @@ from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
+from pressline.observability import configure_logging
 from pressline.orders import examples
 
 Call = Callable[[int], Awaitable[tuple[int, bytes]]]
@@ -184,6 +185,9 @@ if __name__ == "__main__":
         "--rounds", type=int, default=1, help="with --idempotency: alternate this many times"
     )
     options = parser.parse_args()
+    # As `pressline serve` at its default level would, minus the access lines: the
+    # figure is the application's work, not a terminal's.
+    configure_logging(level="warning", log_format="json")
     with tempfile.TemporaryDirectory() as scratch:
         url = options.url or f"sqlite:///{Path(scratch) / 'inprocess.db'}"
         asyncio.run(
