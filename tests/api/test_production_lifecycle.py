@@ -49,9 +49,9 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> Outbox:
     record = Outbox()
     enqueue_events, enqueue_delivery = outbox.enqueue_order_events, outbox.enqueue_delivery
 
-    def events(conn: Any, *, order_id: uuid.UUID, events: Any, now: datetime) -> int:
+    def events(conn: Any, *, order_id: uuid.UUID, events: Any, **kwargs: Any) -> int:
         record.events.setdefault(str(order_id), []).extend(str(e) for e in events)
-        return enqueue_events(conn, order_id=order_id, events=events, now=now)
+        return enqueue_events(conn, order_id=order_id, events=events, **kwargs)
 
     def delivery(conn: Any, **kwargs: Any) -> uuid.UUID:
         record.deliveries.append(kwargs)

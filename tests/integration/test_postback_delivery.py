@@ -23,7 +23,7 @@ from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
 from pressline.postbacks import deliveries, triggers
 from pressline.postbacks.events import EventType
-from pressline.postbacks.outbox import enqueue_delivery, message_id
+from pressline.postbacks.outbox import enqueue_delivery, enqueue_order_events, message_id
 from pressline.postbacks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 from pressline.postbacks.signing import generate_secret
 from pressline.worker import DeliveryWorker
@@ -60,8 +60,6 @@ def test_events_are_queued_in_the_callers_transaction_only(shop: Shop, receiver:
         pass
 
     with pytest.raises(Abort), shop.database.transaction() as conn:
-        from pressline.postbacks.outbox import enqueue_order_events
-
         queued = enqueue_order_events(
             conn, order_id=uuid.UUID(order_id), events=[SHIPPED], now=utcnow()
         )
@@ -446,3 +444,31 @@ def test_a_facility_cancel_waits_for_the_hand_off_queued_before_it(
     assert sorted((row.purpose, row.status, row.attempts) for row in rows) == [
         ("facility.cancel", "delivered", 1), ("facility.submit", "delivered", 2)
     ]  # fmt: skip
+
+
+def test_subscriptions_are_read_once_per_ttl_and_forgotten_on_a_change(shop: Shop) -> None:
+    """The outbox skips its query for customers without triggers; a trigger made in
+    another process shows after the ttl, one made here at once (``forget``)."""
+    from pressline.postbacks.outbox import Subscriptions
+
+    own = Subscriptions(ttl=3600)
+    with shop.database.transaction() as conn:
+        assert not own.any(conn, shop.customer_id, ["order.shipped"])
+    shop.trigger("order.shipped", url="http://127.0.0.1:9/hook")  # ``own`` is not told
+    with shop.database.transaction() as conn:
+        assert not own.any(conn, shop.customer_id, ["order.shipped"])  # within the ttl
+        own.forget()
+        assert own.any(conn, shop.customer_id, ["order.received", "order.shipped"])
+        assert not own.any(conn, shop.customer_id, ["order.received"])
+        assert not own.any(conn, uuid.uuid4(), ["order.shipped"])
+
+
+def test_a_trigger_created_here_applies_to_the_next_change_at_once(shop: Shop) -> None:
+    order_id = shop.submit()  # loads this process's subscriptions: none yet
+    shop.trigger("order.shipped", url="http://127.0.0.1:9/hook")
+    with shop.database.transaction() as conn:
+        queued = enqueue_order_events(
+            conn, order_id=uuid.UUID(order_id), events=[SHIPPED], now=utcnow(),
+            customer_id=shop.customer_id,
+        )  # fmt: skip
+    assert queued == 1

@@ -197,7 +197,7 @@ class OrderChange:
         if self.postbacks:
             outbox.enqueue_order_events(
                 self.conn, order_id=self.order.id, events=list(dict.fromkeys(self.postbacks)),
-                now=self.now,
+                now=self.now, customer_id=self.order.customer_id,
             )  # fmt: skip
         return row
 

@@ -236,8 +236,9 @@ def submit_order(conn: Connection, *, prepared: PreparedOrder) -> dict[str, Any]
     journal.add_timers(conn, prepared.timers)
     if prepared.postbacks:
         outbox.enqueue_order_events(
-            conn, order_id=row["id"], events=prepared.postbacks, now=row["created_at"]
-        )
+            conn, order_id=row["id"], events=prepared.postbacks, now=row["created_at"],
+            customer_id=row["customer_id"],
+        )  # fmt: skip
     return {
         "id": str(row["id"]),
         "orderReferenceId": row["order_reference_id"],

@@ -13,6 +13,8 @@ signature's timestamp changes from one attempt to the next.
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -72,19 +74,60 @@ _TRIGGERS = (
     .order_by(postback_triggers.c.created_at, postback_triggers.c.id)
 )
 _INSERT = insert(postback_deliveries)
+_SUBSCRIBED = select(postback_triggers.c.customer_id, postback_triggers.c.event_type).where(
+    postback_triggers.c.enabled.is_(True)
+)
+
+
+class Subscriptions:
+    """Which customers have an enabled trigger for which event, read at most every
+    ``ttl`` seconds: most changes fire no postback, and then the outbox costs no query.
+
+    Trigger changes made in this process take effect at once (``forget``); those of
+    another process (the CLI, another node) within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._pairs: frozenset[tuple[uuid.UUID, str]] = frozenset()
+        self._loaded_at = -math.inf
+
+    def any(self, conn: Connection, customer_id: uuid.UUID, events: Sequence[str]) -> bool:
+        now = time.monotonic()
+        if now - self._loaded_at > self.ttl:
+            self._pairs = frozenset(
+                (row.customer_id, row.event_type) for row in conn.execute(_SUBSCRIBED)
+            )
+            self._loaded_at = now
+        return any((customer_id, event) in self._pairs for event in events)
+
+    def forget(self) -> None:
+        self._loaded_at = -math.inf
+
+
+#: This process's view (one per process, like the reference data).
+subscriptions = Subscriptions()
 
 
 def enqueue_order_events(
-    conn: Connection, *, order_id: uuid.UUID, events: Sequence[EventType], now: datetime
+    conn: Connection,
+    *,
+    order_id: uuid.UUID,
+    events: Sequence[EventType],
+    now: datetime,
+    customer_id: uuid.UUID | None = None,
 ) -> int:
     """Queue one delivery per enabled trigger of the order's customer subscribed to each
     event, in the caller's transaction; the number queued.
 
-    Costs one indexed query when the customer has no trigger for these events (the
-    common case inside submit); the order is read only when something is queued.
+    With ``customer_id`` (the order's), a customer without a trigger for these events
+    (the common case inside submit) costs no query (``subscriptions``); otherwise one
+    indexed query. The order is read only when something is queued.
     """
     wanted = list(dict.fromkeys(EventType(event).value for event in events))
     if not wanted:
+        return 0
+    if customer_id is not None and not subscriptions.any(conn, customer_id, wanted):
         return 0
     triggers = conn.execute(_TRIGGERS, {"order_id": order_id, "events": wanted}).all()
     if not triggers:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from pressline.accounts.tables import customers
 from pressline.db import AnyRow
 from pressline.errors import FieldError, TemplateNotFound, TriggerNotFound, ValidationFailed
+from pressline.postbacks import outbox
 from pressline.postbacks.events import EventType
 from pressline.postbacks.outbox import DeliveryStatus
 from pressline.postbacks.signing import generate_secret
@@ -135,6 +136,7 @@ def create_trigger(
     conn: Connection, *, customer_id: uuid.UUID, spec: TriggerSpec, now: datetime
 ) -> NewTrigger:
     """Store a validated trigger with a fresh secret."""
+    outbox.subscriptions.forget()  # this process sees the change at once
     spec = validate(spec)
     if spec.template_name is not None:
         _check_template(conn, customer_id, spec)
@@ -233,6 +235,7 @@ def set_enabled(
 ) -> None:
     """Enable (clearing the reason) or disable a trigger. Disabling also stops its
     pending deliveries (an operator can redeliver them once it is enabled again)."""
+    outbox.subscriptions.forget()  # this process sees the change at once
     _update(
         conn,
         trigger_id,
@@ -254,6 +257,7 @@ def set_enabled(
 def delete_trigger(conn: Connection, trigger_id: uuid.UUID) -> None:
     """Delete a trigger; its deliveries stay in the log (their trigger_id becomes NULL),
     and those still pending are stopped."""
+    outbox.subscriptions.forget()  # this process sees the change at once
     get_trigger(conn, trigger_id)
     conn.execute(
         update(postback_deliveries)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select
 
 from pressline.db import AnyRow
 from pressline.requestlog.tables import request_log
@@ -79,10 +79,36 @@ def list_entries(conn: Connection, filters: Filters, *, limit: int = 50) -> list
 ORDER_REQUESTS_SHOWN = 20
 
 
+# Built once (Get Order runs it on every call): each side of the OR is an index lookup.
+_ORDER_REQUESTS = (
+    select(
+        request_log.c.id, request_log.c.method, request_log.c.path,
+        request_log.c.status, request_log.c.at,
+    )
+    .where(
+        or_(
+            request_log.c.order_id == bindparam("order_id"),
+            (request_log.c.customer_reference_id == bindparam("customer"))
+            & request_log.c.order_key.in_([bindparam("by_id"), bindparam("by_reference")]),
+        )
+    )
+    .order_by(request_log.c.at.desc())
+    .limit(ORDER_REQUESTS_SHOWN)
+)  # fmt: skip
+
+
 def requests_of_order(conn: Connection, order: OrderRef) -> list[dict[str, Any]]:
     """The latest requests that touched ``order``, newest first, as Get Order shows them
     (ids, method, path, status, time: never bodies)."""
-    rows = list_entries(conn, Filters(order=order), limit=ORDER_REQUESTS_SHOWN)
+    rows = conn.execute(
+        _ORDER_REQUESTS,
+        {
+            "order_id": order.id,
+            "customer": order.customer_reference_id,
+            "by_id": str(order.id),
+            "by_reference": order.reference,
+        },
+    )
     return [
         {
             "requestId": row.id,
