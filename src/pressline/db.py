@@ -13,16 +13,16 @@ HTTP edge reaches it through :class:`Database`:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import queue
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -134,16 +134,24 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cursor.close()
 
 
-@dataclass(eq=False)
 class _Job(Generic[T]):
-    fn: Callable[[Connection], T]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[T] = field(init=False)
+    """A write job and whoever waits for it: a coroutine on an event loop, or a thread."""
 
-    def __post_init__(self) -> None:
-        self.future = self.loop.create_future()
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(
+        self, fn: Callable[[Connection], T], loop: asyncio.AbstractEventLoop | None
+    ) -> None:
+        self.fn = fn
+        self.loop = loop
+        self.future: asyncio.Future[T] | concurrent.futures.Future[T] = (
+            concurrent.futures.Future() if loop is None else loop.create_future()
+        )
 
     def settle(self, result: T | None = None, error: BaseException | None = None) -> None:
+        if self.loop is None:  # a thread waits: a concurrent future is thread-safe
+            self._settle(result, error)
+            return
         try:
             self.loop.call_soon_threadsafe(self._settle, result, error)
         except RuntimeError:
@@ -181,7 +189,17 @@ class BatchWriter:
     async def submit(self, fn: Callable[[Connection], T]) -> T:
         job = _Job(fn, asyncio.get_running_loop())
         self._queue.put(job)
-        return await job.future
+        future = job.future
+        assert isinstance(future, asyncio.Future)
+        return await future
+
+    def submit_blocking(self, fns: Sequence[Callable[[Connection], T]]) -> list[T]:
+        """Run ``fns`` from a plain thread and wait: queued together, they usually share
+        a batch (and its commit) with each other and with the API's writes."""
+        jobs = [_Job(fn, None) for fn in fns]
+        for job in jobs:
+            self._queue.put(job)
+        return [job.future.result() for job in jobs]
 
     def close(self) -> None:
         """Finish every queued job, then stop the thread."""
@@ -312,6 +330,12 @@ class Database:
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         return await self._writer.submit(fn)
+
+    def write_blocking(self, fns: Sequence[Callable[[Connection], T]]) -> list[T]:
+        """``write`` for a thread of this process that is not the event loop (the delivery
+        worker inside ``pressline serve``): through the same writer, so on SQLite it
+        never waits for the write lock against the API, and its commits are shared."""
+        return self._writer.submit_blocking(fns)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

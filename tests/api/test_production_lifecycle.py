@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from pressline.accounts import repository as accounts_repository
 from pressline.db import Database, utcnow
 from pressline.orders import timers
+from pressline.orders.statuses import FinancialStatus
 from pressline.postbacks import outbox
 from pressline.production import service as production
 from tests.conftest import GB_ADDRESS, Caller, new_caller, order_body
@@ -652,27 +653,20 @@ def test_a_shipped_order_is_not_delayed(
     assert "order.delayed" not in queued.of(order_id)
 
 
-def test_a_crash_while_running_timers_keeps_the_ones_already_run(
-    caller: Caller, database: Database, monkeypatch: pytest.MonkeyPatch
+def test_a_crash_before_timers_commit_loses_none_of_them(
+    caller: Caller, database: Database
 ) -> None:
+    """Timers run as writer jobs; a process that dies before their batch commits leaves
+    them due, and the next worker runs them."""
     drain(database)
     first, second = submit(caller), submit(caller)
-    run = timers._run
-    seen: list[str] = []
-
-    def dies_on_the_second(conn: Any, timer: Any, *args: Any) -> None:
-        seen.append(str(timer.order_id))
-        if len(seen) == 2:
-            raise SystemExit("killed")  # not an Exception: nothing is postponed either
-        run(conn, timer, *args)
-
-    monkeypatch.setattr(timers, "_run", dies_on_the_second)
-    with pytest.raises(SystemExit):
-        timers.run_due(database, now=utcnow(), limit=10)
-    assert seen == [first, second]
-    # Each timer commits on its own: the first order passed, the second waits its turn.
-    assert caller.get(first).json()["fulfillmentStatus"] == "passed"
-    assert caller.get(second).json()["fulfillmentStatus"] == "created"
-    monkeypatch.setattr(timers, "_run", run)
-    drain(database)
-    assert caller.get(second).json()["fulfillmentStatus"] == "passed"
+    billing = FinancialStatus.TO_BE_INVOICED
+    with database.write_engine.connect() as conn:
+        batch = conn.begin()  # a batch of the writer, never committed: the process died
+        assert timers._run_one(conn, now=utcnow(), billing=billing) is True
+        assert timers._run_one(conn, now=utcnow(), billing=billing) is True
+        assert timers._run_one(conn, now=utcnow(), billing=billing) is None  # none left
+        batch.rollback()
+    assert [statuses(caller.get(o).json())[0] for o in (first, second)] == ["created"] * 2
+    assert timers.run_due(database, now=utcnow()) == 2
+    assert [statuses(caller.get(o).json())[0] for o in (first, second)] == ["passed"] * 2

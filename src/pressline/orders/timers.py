@@ -1,19 +1,20 @@
 """Work due later for an order: the intake pass, the sandbox's steps, the delayed check.
 
 :func:`run_due` is called by the worker loop (``pressline worker``, or the one inside
-``pressline serve``). Each timer is claimed, run and deleted in a transaction of its
-own, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so several workers never run the same
-one (SQLite has one writer). One at a time because a transaction that ran a hundred
-timers would hold SQLite's write lock, which the API's writer waits on, for a hundred
-timers' work, and on PostgreSQL would hold a hundred orders' row locks, against which
-the API's write batches can deadlock; a crash also loses at most the timer in hand. A
-timer that fails is retried a minute later and does not hold up the others.
+``pressline serve``). Each timer is claimed, run and deleted by a job of its own in the
+process's batching writer (docs/adr/0002), with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL so several workers never run the same one. Through the writer, on SQLite the
+worker never competes with the API for the write lock, and timers share commits with
+the API's writes; a job per timer keeps each one's work (and row locks) short, and a
+crash loses at most an uncommitted batch, which is then run again. A timer that fails
+is retried a minute later and does not hold up the others.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,29 +40,43 @@ SANDBOX_STEPS = {
 }
 
 
+#: Timer jobs handed to the writer at once: they usually share one batch and commit.
+JOBS_AT_ONCE = 16
+
+
 def run_due(db: Database, *, now: datetime, limit: int = 100) -> int:
     """Run the timers due at ``now``; how many ran (failed ones are postponed)."""
     with db.read_engine.connect() as conn:
         if not journal.any_due(conn, now):
             return 0  # an idle worker polls without taking the write lock
-    billing = FinancialStatus(get_settings().billing_state)
-    ran = 0
-    for _ in range(limit):
-        with db.transaction() as conn:
-            claimed = journal.claim_due(conn, now, 1)
-            if not claimed:
-                break
-            timer = claimed[0]
-            try:
-                with conn.begin_nested():
-                    _run(conn, timer, now, billing)
-                    journal.delete_timer(conn, timer.id)
-                ran += 1
-            except Exception:
-                where = {"timer": timer.kind, "order": str(timer.order_id)}
-                log.exception("order timer failed", extra=where)
-                journal.postpone_timer(conn, timer.id, now + _RETRY)
+    job = partial(_run_one, now=now, billing=FinancialStatus(get_settings().billing_state))
+    ran = claimed = 0
+    while claimed < limit:
+        outcomes = db.write_blocking([job] * min(JOBS_AT_ONCE, limit - claimed))
+        ran += outcomes.count(True)
+        claimed += len(outcomes) - outcomes.count(None)
+        if None in outcomes:
+            break  # nothing more is due
     return ran
+
+
+def _run_one(conn: Connection, *, now: datetime, billing: FinancialStatus) -> bool | None:
+    """Claim one due timer and run it: True when it ran, False when it failed and was
+    postponed, None when nothing is due."""
+    claimed = journal.claim_due(conn, now, 1)
+    if not claimed:
+        return None
+    timer = claimed[0]
+    try:
+        with conn.begin_nested():
+            _run(conn, timer, now, billing)
+            journal.delete_timer(conn, timer.id)
+    except Exception:
+        where = {"timer": timer.kind, "order": str(timer.order_id)}
+        log.exception("order timer failed", extra=where)
+        journal.postpone_timer(conn, timer.id, now + _RETRY)
+        return False
+    return True
 
 
 def _run(conn: Connection, timer: AnyRow, now: datetime, billing: FinancialStatus) -> None:
