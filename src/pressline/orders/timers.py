@@ -1,12 +1,12 @@
 """Work due later for an order: the intake pass, the sandbox's steps, the delayed check.
 
 :func:`run_due` is called by the worker loop (``pressline worker``, or the one inside
-``pressline serve``). Each timer is claimed, run and deleted by a job of its own in the
-process's batching writer (docs/adr/0002), with ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL so several workers never run the same one. Through the writer, on SQLite the
-worker never competes with the API for the write lock, and timers share commits with
-the API's writes; a job per timer keeps each one's work (and row locks) short, and a
-crash loses at most an uncommitted batch, which is then run again. A timer that fails
+``pressline serve``). Each timer is claimed, run and deleted in a transaction of its
+own: on SQLite as a job of the process's batching writer (docs/adr/0002), so the worker
+never competes with the API for the write lock and timers share its commits; on
+PostgreSQL on the worker's own connection, with ``FOR UPDATE SKIP LOCKED`` so several
+workers never run the same one. One timer per transaction keeps each one's work (and
+row locks) short; a crash loses at most uncommitted work, which then runs again. A timer that fails
 is retried a minute later and does not hold up the others.
 """
 
@@ -52,12 +52,27 @@ def run_due(db: Database, *, now: datetime, limit: int = 100) -> int:
     job = partial(_run_one, now=now, billing=FinancialStatus(get_settings().billing_state))
     ran = claimed = 0
     while claimed < limit:
-        outcomes = db.write_blocking([job] * min(JOBS_AT_ONCE, limit - claimed))
+        outcomes = _run_jobs(db, [job] * min(JOBS_AT_ONCE, limit - claimed))
         ran += outcomes.count(True)
         claimed += len(outcomes) - outcomes.count(None)
         if None in outcomes:
             break  # nothing more is due
     return ran
+
+
+def _run_jobs(db: Database, jobs: list[partial[bool | None]]) -> list[bool | None]:
+    """SQLite: through the process's writer (one write lock, shared commits). PostgreSQL:
+    a transaction each on the worker's own connection, beside the API's writer rather
+    than in its queue (each timer is a dozen round trips the API should not wait on)."""
+    if db.write_engine.dialect.name == "sqlite":
+        return db.write_blocking(jobs)
+    outcomes: list[bool | None] = []
+    for job in jobs:
+        with db.transaction() as conn:
+            outcomes.append(job(conn))
+        if outcomes[-1] is None:
+            break
+    return outcomes
 
 
 def _run_one(conn: Connection, *, now: datetime, billing: FinancialStatus) -> bool | None:
