@@ -26,6 +26,7 @@ from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
+from pressline.observability import configure_logging
 from pressline.templates import LookupTables, read_csv, samples, store
 from pressline.templates.model import TemplateType
 from pressline.templates.render import default_pool
@@ -147,6 +148,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="alternations of the two")
     parser.add_argument("--url", help="database URL (default: a fresh SQLite file)")
     options = parser.parse_args()
+    configure_logging(level="warning", log_format="json")  # no access lines on the terminal
     with tempfile.TemporaryDirectory() as scratch:
         url = options.url or f"sqlite:///{Path(scratch) / 'templated.db'}"
         asyncio.run(main(url, options.requests, options.rounds))
