@@ -494,3 +494,23 @@ class ErrorBody(BaseModel):
     type: str
     errors: list[ErrorItem]
     requestId: str
+
+
+#: What every API's errors mean unless its routes say more precisely.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid request: every bad field is listed in `errors` with its `param`.",
+    403: "Plain HTTP: this API answers only over HTTPS.",
+    413: "Body larger than 1 MiB.",
+    415: "Body is not JSON.",
+    500: "Unexpected error; quote the requestId.",
+}
+
+
+def error_responses(described: dict[int, str], *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for ``statuses`` plus the 401, 403 and 500 every operation
+    may answer, each with the error body; ``described`` adds or overrides meanings."""
+    meanings = {**ERROR_DESCRIPTIONS, **described}
+    return {
+        code: {"model": ErrorBody, "description": meanings[code]}
+        for code in (*statuses, 401, 403, 500)
+    }

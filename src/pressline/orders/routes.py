@@ -77,23 +77,18 @@ OrderKey = Annotated[
 ]
 
 
+#: What this API's errors mean, beyond ``read_schemas.ERROR_DESCRIPTIONS``.
+_DESCRIBED = {
+    401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
+    404: "No such order for this customer.",
+    405: "Method not allowed here: `{orderId}` is never `search`, `order`, `quote`, "
+    "`shipment-methods` or `…/cancel`, those URLs are the other operations'.",
+    409: "Conflicts with the order's current state or an existing order.",
+}
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Invalid request: every bad field is listed in `errors` with its `param`.",
-        401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
-        403: "Plain HTTP: this API answers only over HTTPS.",
-        404: "No such order for this customer.",
-        405: "Method not allowed here: `{orderId}` is never `search`, `order`, `quote`, "
-        "`shipment-methods` or `…/cancel`, those URLs are the other operations'.",
-        409: "Conflicts with the order's current state or an existing order.",
-        413: "Body larger than 1 MiB.",
-        415: "Body is not JSON.",
-        500: "Unexpected error; quote the requestId.",
-    }
-    return {
-        code: {"model": out.ErrorBody, "description": described[code]}
-        for code in (*statuses, 401, 403, 500)
-    }
+    return out.error_responses(_DESCRIBED, *statuses)
 
 
 def _body(schema: str) -> dict[str, Any]:

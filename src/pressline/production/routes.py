@@ -34,21 +34,16 @@ FACILITY_KEY_SCHEME = {
 }
 
 
+#: What this API's errors mean, beyond ``read_schemas.ERROR_DESCRIPTIONS``.
+_DESCRIBED = {
+    401: "Missing or invalid facility `X-API-KEY` (a customer key is refused too).",
+    404: "No such order handed to this facility.",
+    409: "The report is not a move the order's lifecycle allows from its current status.",
+}
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        400: "Invalid request: every bad field is listed in `errors` with its `param`.",
-        401: "Missing or invalid facility `X-API-KEY` (a customer key is refused too).",
-        403: "Plain HTTP: this API answers only over HTTPS.",
-        404: "No such order handed to this facility.",
-        409: "The report is not a move the order's lifecycle allows from its current status.",
-        413: "Body larger than 1 MiB.",
-        415: "Body is not JSON.",
-        500: "Unexpected error; quote the requestId.",
-    }
-    return {
-        code: {"model": out.ErrorBody, "description": described[code]}
-        for code in (*statuses, 401, 403, 500)
-    }
+    return out.error_responses(_DESCRIBED, *statuses)
 
 
 def _credentials(request: Request) -> tuple[str, str]:
