@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -190,6 +190,31 @@ def test_the_sample_event_has_the_shape_postbacks_build() -> None:
         metadata=data["metadata"],
     )
     assert json.loads(json.dumps(built)) == sample
+    # Each part has the fields the outbox's views give it (values here are placeholders).
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    from pressline.orders.views import package_view, summary_view
+    from pressline.postbacks.outbox import _item
+
+    moment = datetime(2025, 4, 16, tzinfo=UTC)
+    # Stand-ins for database rows: the views read them by position or attribute.
+    summary = summary_view(
+        cast(Any, (uuid4(), "r", "shipped", "paid", "EUR", None, "order", "api", "A", "B", "DE", 1,
+         moment, moment, moment, None)),
+        "client", "customer",
+    )  # fmt: skip
+    package = package_view(cast(Any, SimpleNamespace(
+        id="p", tracking_code="t", tracking_url="u", carrier="c", status="shipped", items=[],
+        created_at=moment, updated_at=moment,
+    )))  # fmt: skip
+    item = _item(cast(Any, SimpleNamespace(
+        item_id=uuid4(), item_item_reference_id="i", item_fulfillment_status="shipped",
+        item_quantity=1, item_quantity_canceled=0,
+    )))  # fmt: skip
+    assert set(data["order"]) == set(summary)
+    assert all(set(entry) == set(package) for entry in data["packages"])
+    assert all(set(entry) == set(item) for entry in data["items"])
 
 
 def test_an_email_body_is_well_formed_xhtml_with_escaped_links(pool: RenderPool) -> None:
