@@ -24,11 +24,23 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import orjson
-from sqlalchemy import Connection, DateTime, Engine, MetaData, Row, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Row,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    update,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
@@ -77,6 +89,22 @@ def utcnow() -> datetime:
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def update_each(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``UPDATE table SET … WHERE id = :target_id`` for every row (its other keys are the
+    columns to set), as one executemany per set of columns: one round trip for many rows
+    instead of one statement each."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    for params in groups.values():
+        conn.execute(_update_by_id(table), params)
+
+
+@cache
+def _update_by_id(table: Table) -> Any:
+    return update(table).where(table.c.id == bindparam("target_id"))
 
 
 def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:

@@ -9,6 +9,8 @@ side asks the outbox to queue.
 from __future__ import annotations
 
 import copy
+import json
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,10 +22,12 @@ from starlette.testclient import TestClient
 
 from pressline.accounts import repository as accounts_repository
 from pressline.db import Database, utcnow
-from pressline.orders import timers
-from pressline.orders.statuses import FinancialStatus
+from pressline.orders import journal, operator, timers
+from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from pressline.postbacks import outbox
 from pressline.production import service as production
+from pressline.production import views as production_views
+from pressline.production.tables import facility_subscriptions
 from tests.conftest import GB_ADDRESS, Caller, new_caller, order_body
 
 PRODUCT = "flat_product_pf_a4_pt_200-gsm-uncoated_cl_4-0_ct_none_prt_none_sft_none_set_none_hor"
@@ -129,6 +133,23 @@ def handed_off(
     yield order_id, facility_for(client, database, facility_id)
 
 
+@pytest.fixture
+def subscribed(caller: Caller, database: Database) -> Iterator[str]:
+    """The facility the caller's orders go to, subscribed for pushed orders and cancels
+    while the test runs (other tests' orders of this facility are pulled)."""
+    probe = caller.get(submit(caller, orderType="draft")).json()
+    facility_id: str = probe["shipment"]["fulfillmentFacilityId"]
+    with database.transaction() as conn:
+        production.subscribe(
+            conn, facility_id=facility_id, submit_url="https://mis.example/orders",
+            cancel_url="https://mis.example/cancels", secret=None, now=utcnow(),
+        )  # fmt: skip
+    yield facility_id
+    with database.transaction() as conn:
+        table = facility_subscriptions
+        conn.execute(table.delete().where(table.c.facility_id == facility_id))
+
+
 def statuses(order: dict[str, Any]) -> tuple[str, list[str]]:
     return order["fulfillmentStatus"], [item["fulfillmentStatus"] for item in order["items"]]
 
@@ -162,6 +183,114 @@ def test_a_draft_is_neither_passed_nor_announced(
     drain(database)
     assert statuses(caller.get(order_id).json()) == ("draft", ["draft"])
     assert queued.of(order_id) == []
+
+
+def test_intake_passes_orders_in_batches_each_as_it_would_alone(
+    caller: Caller,
+    sandbox_caller: Caller,
+    subscribed: str,
+    database: Database,
+    queued: Outbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches of three: orders pushed to a subscribed facility, a sandbox order, a held
+    one and a draft, each ends as the one-by-one intake would leave it."""
+    drain(database)
+    monkeypatch.setattr(timers, "INTAKE_BATCH", 3)
+    pushed = [submit(caller, 2, 1) for _ in range(4)]
+    played = submit(sandbox_caller)
+    held = submit(caller)
+    with database.transaction() as conn:
+        row = journal.lock_order(conn, uuid.UUID(held))
+        operator.move(conn, row, FulfillmentStatus.ON_HOLD, now=utcnow(), reason="Artwork",
+                      billing_state=FinancialStatus.TO_BE_INVOICED)  # fmt: skip
+    draft = submit(caller, orderType="draft")
+
+    drain(database)
+
+    for order_id in pushed:
+        order = caller.get(order_id).json()
+        assert statuses(order) == ("passed", ["passed", "passed"])
+        history = [(e["actor"], e["fromStatus"], e["toStatus"]) for e in order["history"]]
+        assert history == [("customer", None, "created"), ("system", "created", "passed")]
+        assert [len(item["eventLog"]) for item in order["items"]] == [1, 1]
+    submitted = {
+        str(d["order_id"]): json.loads(d["body"])
+        for d in queued.deliveries if d["purpose"] == "facility.submit"
+    }  # fmt: skip
+    assert sorted(submitted) == sorted(pushed)
+    assert [statuses(body) for body in submitted.values()] == [("passed", ["passed"] * 2)] * 4
+    assert statuses(sandbox_caller.get(played).json()) == ("passed", ["passed"])
+    with database.transaction() as conn:
+        kinds = {o: [t.kind for t in journal.timers_of(conn, uuid.UUID(o))] for o in (played, held)}
+    assert sorted(kinds[played]) == ["delayed", "sandbox"]
+    assert kinds[held] == ["delayed"]  # its intake timer is gone: a release makes a new one
+    assert caller.get(held).json()["fulfillmentStatus"] == "on_hold"
+    assert caller.get(draft).json()["fulfillmentStatus"] == "draft"
+
+
+def test_an_order_that_fails_intake_does_not_hold_up_its_batch(
+    caller: Caller,
+    subscribed: str,
+    database: Database,
+    queued: Outbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drain(database)
+    first, bad, last = submit(caller), submit(caller), submit(caller)
+    order_view = production_views.order_view
+
+    def broken(order: Any, items: Any) -> dict[str, Any]:
+        if str(order.id) == bad:
+            raise RuntimeError("the facility's view of this order cannot be built")
+        return order_view(order, items)
+
+    monkeypatch.setattr(production_views, "order_view", broken)
+    now = utcnow()
+    drain(database, now)
+
+    assert [caller.get(o).json()["fulfillmentStatus"] for o in (first, bad, last)] == [
+        "passed", "created", "passed"
+    ]  # fmt: skip
+    with database.transaction() as conn:
+        [timer] = [t for t in journal.timers_of(conn, uuid.UUID(bad)) if t.kind == "intake"]
+    assert (timer.attempts, timer.due_at) == (1, now + timedelta(minutes=1))
+
+    monkeypatch.setattr(production_views, "order_view", order_view)
+    drain(database, now + timedelta(minutes=1))
+    assert caller.get(bad).json()["fulfillmentStatus"] == "passed"
+
+
+def test_two_workers_pass_each_order_once(
+    caller: Caller,
+    subscribed: str,
+    database: Database,
+    queued: Outbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers at once (PostgreSQL: SKIP LOCKED; SQLite: one writer) never pass an
+    order twice nor push it to its facility twice."""
+    drain(database)
+    monkeypatch.setattr(timers, "INTAKE_BATCH", 4)
+    orders = [submit(caller) for _ in range(24)]
+    start = threading.Barrier(2)
+
+    def work() -> None:
+        start.wait()
+        while timers.run_due(database, now=utcnow()):
+            pass
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(60)
+
+    for order_id in orders:
+        passed = [e for e in caller.get(order_id).json()["history"] if e["toStatus"] == "passed"]
+        assert len(passed) == 1
+    pushed = [str(d["order_id"]) for d in queued.deliveries if d["purpose"] == "facility.submit"]
+    assert sorted(pushed) == sorted(orders)
 
 
 # --- the production API ---------------------------------------------------------------
@@ -423,38 +552,22 @@ def test_the_queue_validates_its_query(handed_off: tuple[str, Facility]) -> None
 
 
 def test_cancel_of_a_passed_order_is_immediate_and_the_subscribed_facility_is_told(
-    caller: Caller, client: TestClient, database: Database, queued: Outbox
+    caller: Caller, subscribed: str, database: Database, queued: Outbox
 ) -> None:
     order_id = submit(caller)
-    facility_id = caller.get(order_id).json()["shipment"]["fulfillmentFacilityId"]
-    with database.transaction() as conn:
-        production.subscribe(
-            conn, facility_id=facility_id, submit_url="https://mis.example/orders",
-            cancel_url="https://mis.example/cancels", secret=None, now=utcnow(),
-        )  # fmt: skip
-    try:
-        drain(database)
-        pushed = [d for d in queued.deliveries if d.get("order_id") == uuid.UUID(order_id)]
-        assert [(d["purpose"], d["url"]) for d in pushed] == [
-            ("facility.submit", "https://mis.example/orders")
-        ]
-        assert order_id in pushed[0]["body"]
+    drain(database)
+    pushed = [d for d in queued.deliveries if d.get("order_id") == uuid.UUID(order_id)]
+    assert [(d["purpose"], d["url"]) for d in pushed] == [
+        ("facility.submit", "https://mis.example/orders")
+    ]
+    assert order_id in pushed[0]["body"]
 
-        assert caller.cancel(order_id).status_code == 200
+    assert caller.cancel(order_id).status_code == 200
 
-        assert statuses(caller.get(order_id).json()) == ("canceled", ["canceled"])
-        pushed = [d for d in queued.deliveries if d.get("order_id") == uuid.UUID(order_id)]
-        assert [d["purpose"] for d in pushed] == ["facility.submit", "facility.cancel"]
-        assert pushed[1]["url"] == "https://mis.example/cancels"
-    finally:
-        with database.transaction() as conn:  # other tests' orders of this facility are pulled
-            from pressline.production.tables import facility_subscriptions
-
-            conn.execute(
-                facility_subscriptions.delete().where(
-                    facility_subscriptions.c.facility_id == facility_id
-                )
-            )
+    assert statuses(caller.get(order_id).json()) == ("canceled", ["canceled"])
+    pushed = [d for d in queued.deliveries if d.get("order_id") == uuid.UUID(order_id)]
+    assert [d["purpose"] for d in pushed] == ["facility.submit", "facility.cancel"]
+    assert pushed[1]["url"] == "https://mis.example/cancels"
 
 
 def test_cancel_in_production_waits_for_the_facility_to_confirm(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -213,5 +214,12 @@ def set_connector_sandbox(conn: Connection, prefix: str, sandbox: bool) -> bool:
 
 
 def connector_is_sandbox(conn: Connection, connector_id: uuid.UUID) -> bool:
-    found = conn.execute(select(connectors.c.sandbox).where(connectors.c.id == connector_id))
-    return bool(found.scalar())
+    return connector_id in sandbox_connectors(conn, [connector_id])
+
+
+def sandbox_connectors(conn: Connection, connector_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these connectors are sandboxes, in one query."""
+    query = select(connectors.c.id).where(
+        connectors.c.id.in_(set(connector_ids)), connectors.c.sandbox.is_(True)
+    )
+    return set(conn.execute(query).scalars())

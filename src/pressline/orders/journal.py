@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from pressline.accounts.tables import customers
-from pressline.db import AnyRow
+from pressline.db import AnyRow, update_each
 from pressline.orders.tables import order_events, order_items, order_packages, order_timers, orders
 
 _LOCK_BY_ID = select(orders).where(orders.c.id == bindparam("order_id")).with_for_update()
@@ -37,8 +37,9 @@ def lock_order(conn: Connection, order_id: uuid.UUID) -> AnyRow | None:
     return conn.execute(_LOCK_BY_ID, {"order_id": order_id}).first()
 
 
-def update_item(conn: Connection, item_id: uuid.UUID, **values: Any) -> None:
-    conn.execute(update(order_items).where(order_items.c.id == item_id).values(**values))
+def update_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row: ``target_id`` (the item's id) and the columns to set."""
+    update_each(conn, order_items, rows)
 
 
 def delete_order(conn: Connection, order_id: uuid.UUID) -> None:
@@ -124,6 +125,25 @@ def claim_due(conn: Connection, now: datetime, limit: int) -> list[AnyRow]:
     return list(conn.execute(query, {"now": now}))
 
 
+def claim_due_intake(conn: Connection, now: datetime, limit: int) -> list[AnyRow]:
+    """Due intake timers, oldest first, each with its order's columns (``timer_id`` and
+    the order's); timers and orders locked so that other workers and writers skip
+    them (PostgreSQL)."""
+    query = _DUE_INTAKE
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(conn.execute(query, {"now": now, "limit": limit}))
+
+
+_DUE_INTAKE = (
+    select(order_timers.c.id.label("timer_id"), orders)
+    .join(orders, orders.c.id == order_timers.c.order_id)
+    .where(order_timers.c.kind == "intake", order_timers.c.due_at <= bindparam("now"))
+    .order_by(order_timers.c.due_at, order_timers.c.id)
+    .limit(bindparam("limit"))
+)
+
+
 def any_due(conn: Connection, now: datetime) -> bool:
     """Whether some timer is due at ``now`` (a plain read: no lock, no claim)."""
     query = select(order_timers.c.id).where(order_timers.c.due_at <= now).limit(1)
@@ -134,12 +154,29 @@ def delete_timer(conn: Connection, timer_id: int) -> None:
     conn.execute(delete(order_timers).where(order_timers.c.id == timer_id))
 
 
+def delete_timers(conn: Connection, timer_ids: Sequence[int]) -> None:
+    conn.execute(_DELETE_TIMERS, {"ids": list(timer_ids)})
+
+
+_DELETE_TIMERS = delete(order_timers).where(order_timers.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def postpone_timer(conn: Connection, timer_id: int, due_at: datetime) -> None:
     conn.execute(
         update(order_timers)
         .where(order_timers.c.id == timer_id)
         .values(due_at=due_at, attempts=order_timers.c.attempts + 1)
     )
+
+
+def orders_with_timer(
+    conn: Connection, order_ids: Sequence[uuid.UUID], kind: str
+) -> set[uuid.UUID]:
+    """Which of these orders have a timer of this kind."""
+    query = select(order_timers.c.order_id).where(
+        order_timers.c.order_id.in_(order_ids), order_timers.c.kind == kind
+    )
+    return set(conn.execute(query).scalars())
 
 
 def timers_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:

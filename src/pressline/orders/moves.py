@@ -168,6 +168,11 @@ class OrderChange:
     def save(self, message: str) -> AnyRow:
         """Store every change, derive the order's statuses, log, queue postbacks, run the
         hooks; the order's row as it now is."""
+        return save_all([(self, message)])[0]
+
+    def _settle(self, message: str) -> tuple[FulfillmentStatus, FulfillmentStatus]:
+        """Derive the order's status and financial status from the moves and log the
+        order-level change (no I/O); the order's status (before, after)."""
         before, after = F(self.order.fulfillment_status), self.order_status
         started = self.order.production_started_at is not None or any(
             status in PRODUCTION_STARTED for status in self.statuses.values()
@@ -184,29 +189,84 @@ class OrderChange:
             event = event_for_status(after)
             if event is not None:
                 self.postbacks.append(event)
-        for item_id, values in self._item_values.items():
-            journal.update_item(self.conn, item_id, **values)
         if self.order_values or self.events:
             self.order_values["updated_at"] = self.now
-        row = self.order
-        if self.order_values:
-            row = repository.update_order(self.conn, self.order.id, **self.order_values)
-        journal.insert_events(self.conn, self.events)
-        if after is not before:
-            row = self._hooks(row, before, after)
-        if self.postbacks:
-            outbox.enqueue_order_events(
-                self.conn, order_id=self.order.id, events=list(dict.fromkeys(self.postbacks)),
-                now=self.now, customer_id=self.order.customer_id,
-            )  # fmt: skip
-        return row
+        return before, after
 
-    def _hooks(self, row: AnyRow, before: FulfillmentStatus, after: FulfillmentStatus) -> AnyRow:
-        if after is F.PASSED and row.handed_off_at is None:
-            return handoff.hand_off(self.conn, row, now=self.now)
-        if after is F.CREATED and before is not F.CREATED:
-            journal.add_timers(self.conn, [intake_timer(row.id, self.now)])
-        return row
+
+def save_all(changes: Sequence[tuple[OrderChange, str]]) -> list[AnyRow]:
+    """Save the changes of several orders, made on one connection at one moment, with a
+    few statements for all of them (the intake pass moves dozens of orders at once);
+    each order's row as it now is, in the order given.
+
+    Item and order updates go out as one executemany per set of changed columns, the
+    event log as one insert, hand-offs together (``handoff.hand_off_many``); postbacks
+    are queued per order, after the rows they describe are written.
+    """
+    if not changes:
+        return []
+    first = changes[0][0]
+    conn, now = first.conn, first.now
+    if any(change.conn is not conn or change.now != now for change, _ in changes[1:]):
+        raise ValueError("save_all takes changes made on one connection at one moment")
+    moved = [change._settle(message) for change, message in changes]
+    journal.update_items(
+        conn,
+        [
+            {"target_id": item_id, **values}
+            for change, _ in changes
+            for item_id, values in change._item_values.items()
+        ],
+    )
+    rows = _update_orders(conn, [change for change, _ in changes])
+    journal.insert_events(conn, [event for change, _ in changes for event in change.events])
+    rows = _hooks(conn, rows, moved, now)
+    for change, _ in changes:
+        if change.postbacks:
+            outbox.enqueue_order_events(
+                conn, order_id=change.order.id, events=list(dict.fromkeys(change.postbacks)),
+                now=now, customer_id=change.order.customer_id,
+            )  # fmt: skip
+    return rows
+
+
+def _update_orders(conn: Connection, changes: Sequence[OrderChange]) -> list[AnyRow]:
+    """Write each change's order columns; the rows as they now are. One order: UPDATE …
+    RETURNING. Several: an executemany per set of columns, then one read of them all."""
+    if len(changes) == 1:
+        change = changes[0]
+        if not change.order_values:
+            return [change.order]
+        return [repository.update_order(conn, change.order.id, **change.order_values)]
+    changed = [change for change in changes if change.order_values]
+    repository.update_orders_each(
+        conn, [{"target_id": change.order.id, **change.order_values} for change in changed]
+    )
+    now = repository.orders_by_id(conn, [change.order.id for change in changed])
+    return [now.get(change.order.id, change.order) for change in changes]
+
+
+def _hooks(
+    conn: Connection,
+    rows: Sequence[AnyRow],
+    moved: Sequence[tuple[FulfillmentStatus, FulfillmentStatus]],
+    now: datetime,
+) -> list[AnyRow]:
+    """An order that has just become ``passed`` is handed to its facility; one that has
+    become ``created`` again goes through intake."""
+    passed = [
+        row
+        for row, (before, after) in zip(rows, moved, strict=True)
+        if after is not before and after is F.PASSED and row.handed_off_at is None
+    ]
+    again = [
+        intake_timer(row.id, now)
+        for row, (before, after) in zip(rows, moved, strict=True)
+        if after is F.CREATED and before is not F.CREATED
+    ]
+    journal.add_timers(conn, again)
+    handed = handoff.hand_off_many(conn, passed, now=now)
+    return [handed.get(row.id, row) for row in rows]
 
 
 def intake_timer(order_id: uuid.UUID, now: datetime) -> dict[str, Any]:

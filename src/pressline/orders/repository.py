@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pressline.db import AnyRow, UTCDateTime
+from pressline.db import AnyRow, UTCDateTime, update_each
 from pressline.orders.tables import order_items, orders
 
 OrderRow = AnyRow
@@ -142,6 +142,26 @@ def update_order(conn: Connection, order_id: uuid.UUID, **values: Any) -> OrderR
     return updated
 
 
+def update_orders_each(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row: ``target_id`` (the order's id) and the columns to set."""
+    update_each(conn, orders, rows)
+
+
+def update_orders(
+    conn: Connection, order_ids: Sequence[uuid.UUID], **values: Any
+) -> list[OrderRow]:
+    """The same columns on several orders in one statement; their rows as they now are."""
+    statement = update(orders).where(orders.c.id.in_(order_ids)).values(**values)
+    return list(conn.execute(statement.returning(*orders.c)))
+
+
+def orders_by_id(conn: Connection, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderRow]:
+    if not order_ids:
+        return {}
+    return {row.id: row for row in conn.execute(_ORDERS_BY_ID, {"ids": list(order_ids)})}
+
+
+_ORDERS_BY_ID = select(orders).where(orders.c.id.in_(bindparam("ids", expanding=True)))
 _ITEMS_OF = (
     select(order_items).where(order_items.c.order_id == bindparam("order_id"))
     .order_by(order_items.c.position)
@@ -150,6 +170,24 @@ _ITEMS_OF = (
 
 def items_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
     return list(conn.execute(_ITEMS_OF, {"order_id": order_id}))
+
+
+def items_of_orders(
+    conn: Connection, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[AnyRow]]:
+    """The items of several orders in one query, by order, in their positions."""
+    found: dict[uuid.UUID, list[AnyRow]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        for row in conn.execute(_ITEMS_OF_ORDERS, {"ids": list(order_ids)}):
+            found[row.order_id].append(row)
+    return found
+
+
+_ITEMS_OF_ORDERS = (
+    select(order_items)
+    .where(order_items.c.order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(order_items.c.order_id, order_items.c.position)
+)
 
 
 def set_item_statuses(conn: Connection, order_id: uuid.UUID, status: str) -> None:

@@ -9,6 +9,8 @@ A sandbox connector's orders go to no facility: the sandbox plays it (``timers``
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -35,24 +37,52 @@ def sandbox_step(now: datetime) -> datetime:
 
 def hand_off(conn: Connection, order: AnyRow, *, now: datetime) -> AnyRow:
     """Give a ``passed`` order to its facility (or the sandbox); the order as it now is."""
-    if accounts.connector_is_sandbox(conn, order.connector_id):
-        if not any(timer.kind == SANDBOX for timer in journal.timers_of(conn, order.id)):
-            journal.add_timers(
-                conn, [{"order_id": order.id, "kind": SANDBOX, "due_at": sandbox_step(now)}]
-            )
-        return order
-    if order.fulfillment_facility_id is None:
-        return order  # nowhere to send it: the operator must re-route it first
-    order = repository.update_order(conn, order.id, handed_off_at=now)
-    subscription = production.subscription(conn, order.fulfillment_facility_id)
-    if subscription is not None:
-        body = views.order_view(order, repository.items_of(conn, order.id))
+    return hand_off_many(conn, [order], now=now).get(order.id, order)
+
+
+def hand_off_many(
+    conn: Connection, orders: Sequence[AnyRow], *, now: datetime
+) -> dict[uuid.UUID, AnyRow]:
+    """Give ``passed`` orders to their facilities (or the sandbox) with a few statements
+    for all of them; the orders whose rows changed, as they now are."""
+    if not orders:
+        return {}
+    sandboxes = accounts.sandbox_connectors(conn, {order.connector_id for order in orders})
+    played = [order.id for order in orders if order.connector_id in sandboxes]
+    if played:
+        playing = journal.orders_with_timer(conn, played, SANDBOX)
+        due = sandbox_step(now)
+        journal.add_timers(
+            conn,
+            [{"order_id": order_id, "kind": SANDBOX, "due_at": due}
+             for order_id in played if order_id not in playing],
+        )  # fmt: skip
+    # An order with no facility has nowhere to go: the operator must re-route it first.
+    sent = [
+        order
+        for order in orders
+        if order.connector_id not in sandboxes and order.fulfillment_facility_id is not None
+    ]
+    if not sent:
+        return {}
+    updated = {
+        row.id: row
+        for row in repository.update_orders(conn, [order.id for order in sent], handed_off_at=now)
+    }
+    subscriptions = production.subscriptions_of(
+        conn, {order.fulfillment_facility_id for order in sent}
+    )
+    pushed = [updated[order.id] for order in sent if order.fulfillment_facility_id in subscriptions]
+    items = repository.items_of_orders(conn, [order.id for order in pushed])
+    for order in pushed:
+        subscription = subscriptions[order.fulfillment_facility_id]
+        body = views.order_view(order, items[order.id])
         outbox.enqueue_delivery(
             conn, purpose="facility.submit", url=subscription.order_submit_url, body=_json(body),
             content_type="application/json", now=now, order_id=order.id,
             secret=subscription.secret,
         )  # fmt: skip
-    return order
+    return updated
 
 
 def forward_cancel(conn: Connection, order: AnyRow, *, now: datetime) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -54,9 +54,14 @@ def revoke_key(conn: Connection, facility_id: str, key: str, now: datetime) -> b
 
 
 def subscription(conn: Connection, facility_id: str) -> AnyRow | None:
-    return conn.execute(
-        select(facility_subscriptions).where(facility_subscriptions.c.facility_id == facility_id)
-    ).first()
+    return subscriptions_of(conn, [facility_id]).get(facility_id)
+
+
+def subscriptions_of(conn: Connection, facility_ids: Iterable[str]) -> dict[str, AnyRow]:
+    """The subscriptions of these facilities (those that have one), in one query."""
+    table = facility_subscriptions
+    query = select(table).where(table.c.facility_id.in_(set(facility_ids)))
+    return {row.facility_id: row for row in conn.execute(query)}
 
 
 def all_subscriptions(conn: Connection) -> list[AnyRow]:
