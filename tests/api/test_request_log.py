@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -48,6 +49,38 @@ def test_get_order_links_the_requests_that_touched_the_order(
     ]
     assert requests[-1]["path"] == f"{caller.base}/order"
     assert set(requests[0]) == {"requestId", "method", "path", "status", "createdAt"}
+
+
+def test_get_order_shows_the_newest_twenty_however_each_names_the_order(
+    database: Database,
+) -> None:
+    """Entries linked by order id, by id in the URL and by reference, interleaved in
+    time: the newest 20 of all three, newest first, an entry linked twice shown once;
+    another customer's entry naming the same reference is not the order's."""
+    order = store.OrderRef(uuid.uuid4(), f"ref-{uuid.uuid4().hex[:8]}", "cust-newest")
+    now = utcnow()
+    links = [
+        {"order_id": order.id, "order_key": None},
+        {"order_id": None, "order_key": str(order.id)},
+        {"order_id": None, "order_key": order.reference},
+        {"order_id": order.id, "order_key": str(order.id)},  # a cancel by id: both sides
+    ]
+    rows = [
+        {
+            "id": f"req_{order.reference}_{n:03d}", "at": now - timedelta(seconds=n),
+            "prefix": "p", "customer_reference_id": order.customer_reference_id,
+            "method": "GET", "path": "/x", "status": 200, "latency_us": 1,
+            **links[n % len(links)],
+        }
+        for n in range(60)
+    ]  # fmt: skip
+    stranger = {**rows[0], "id": f"req_{order.reference}_other", "at": now + timedelta(seconds=1),
+                "customer_reference_id": "someone-else", "order_id": None,
+                "order_key": order.reference}  # fmt: skip
+    with database.transaction() as conn:
+        store.insert_entries(conn, [*rows, stranger])
+        shown = store.requests_of_order(conn, order)
+    assert [r["requestId"] for r in shown] == [row["id"] for row in rows[:20]]
 
 
 def test_each_call_is_recorded_with_its_bodies_and_order(

@@ -33,6 +33,7 @@ request_log = Table(
     Index("ix_request_log_at", "at"),
     Index("ix_request_log_prefix_at", "prefix", "at"),
     Index("ix_request_log_customer_at", "customer_reference_id", "at"),
-    Index("ix_request_log_order_id", "order_id"),
-    Index("ix_request_log_customer_order_key", "customer_reference_id", "order_key"),
+    # Get Order's latest requests of an order: each side of its OR, newest first.
+    Index("ix_request_log_order_id_at", "order_id", "at"),
+    Index("ix_request_log_customer_order_key_at", "customer_reference_id", "order_key", "at"),
 )
