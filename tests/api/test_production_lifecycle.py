@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from pressline.accounts import repository as accounts_repository
 from pressline.db import Database, utcnow
-from pressline.orders import journal, operator, timers
+from pressline.orders import journal, operator, repository, timers
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from pressline.postbacks import outbox
 from pressline.production import service as production
@@ -256,9 +256,20 @@ def test_an_order_that_fails_intake_does_not_hold_up_its_batch(
         [timer] = [t for t in journal.timers_of(conn, uuid.UUID(bad)) if t.kind == "intake"]
     assert (timer.attempts, timer.due_at) == (1, now + timedelta(minutes=1))
 
+    later = now + timedelta(minutes=1)
+    drain(database, later)  # fails again: the next try waits twice as long
+    with database.transaction() as conn:
+        [timer] = [t for t in journal.timers_of(conn, uuid.UUID(bad)) if t.kind == "intake"]
+    assert (timer.attempts, timer.due_at) == (2, later + timedelta(minutes=2))
+
     monkeypatch.setattr(production_views, "order_view", order_view)
-    drain(database, now + timedelta(minutes=1))
+    drain(database, later + timedelta(minutes=2))
     assert caller.get(bad).json()["fulfillmentStatus"] == "passed"
+
+
+def test_a_failing_timer_waits_longer_after_each_failure_up_to_an_hour() -> None:
+    waits = [timers.retry_after(failures) for failures in range(9)]
+    assert [int(w.total_seconds() // 60) for w in waits] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
 def test_two_workers_pass_each_order_once(
@@ -610,13 +621,26 @@ def test_after_hand_off_a_change_that_needs_another_facility_is_409(
 
 
 def test_before_hand_off_a_change_may_move_the_order_to_another_facility(
-    caller: Caller,
+    caller: Caller, client: TestClient, database: Database
 ) -> None:
+    """The order moves, and its dispatch day and delayed check follow the new facility's
+    calendar and time zone (one check, not one per facility)."""
     order_id = submit(caller)  # intake has not run: not handed off yet
     facility = caller.get(order_id).json()["shipment"]["fulfillmentFacilityId"]
     moved = caller.update(order_id, {"shippingAddress": GB_ADDRESS})
     assert moved.status_code == 200, moved.text
-    assert caller.get(order_id).json()["shipment"]["fulfillmentFacilityId"] != facility
+    now_at = caller.get(order_id).json()["shipment"]["fulfillmentFacilityId"]
+    assert now_at != facility
+
+    shipping = client.app.state.reference.current.shipping  # type: ignore[attr-defined]
+    calendar = shipping.facility(now_at).calendar
+    with database.transaction() as conn:
+        row = journal.lock_order(conn, uuid.UUID(order_id))
+        [check] = [t for t in journal.timers_of(conn, row.id) if t.kind == "delayed"]
+    assert row.expected_dispatch_date == calendar.dispatch_date(row.ordered_at)
+    assert check.data == {
+        "dispatch": row.expected_dispatch_date.isoformat(), "timezone": calendar.timezone.key
+    }  # fmt: skip
 
 
 def test_cancel_after_shipping_is_409(caller: Caller, handed_off: tuple[str, Facility]) -> None:
@@ -752,6 +776,26 @@ def test_delayed_is_raised_once_for_an_order_past_its_dispatch_day(
     delayed = [e for e in order["history"] if e["type"] == "delayed"]
     assert len(delayed) == 1
     assert order["fulfillmentStatus"] == "passed"
+    assert queued.of(order_id).count("order.delayed") == 1
+
+
+def test_a_check_that_finds_the_dispatch_day_moved_later_checks_again_then(
+    handed_off: tuple[str, Facility], caller: Caller, database: Database, queued: Outbox
+) -> None:
+    order_id, _ = handed_off
+    with database.transaction() as conn:
+        row = journal.lock_order(conn, uuid.UUID(order_id))
+        [check] = [t for t in journal.timers_of(conn, row.id) if t.kind == "delayed"]
+        later = row.expected_dispatch_date + timedelta(days=5)
+        repository.update_order(conn, row.id, expected_dispatch_date=later)
+
+    drain(database, check.due_at)
+
+    assert "order.delayed" not in queued.of(order_id)
+    with database.transaction() as conn:
+        [again] = [t for t in journal.timers_of(conn, row.id) if t.kind == "delayed"]
+    assert again.data["dispatch"] == later.isoformat()
+    drain(database, again.due_at)
     assert queued.of(order_id).count("order.delayed") == 1
 
 

@@ -154,6 +154,12 @@ def delete_timer(conn: Connection, timer_id: int) -> None:
     conn.execute(delete(order_timers).where(order_timers.c.id == timer_id))
 
 
+def delete_timers_of(conn: Connection, order_id: uuid.UUID, kind: str) -> None:
+    """Drop an order's timers of one kind (a re-planned order schedules them anew)."""
+    table = order_timers
+    conn.execute(delete(table).where(table.c.order_id == order_id, table.c.kind == kind))
+
+
 def delete_timers(conn: Connection, timer_ids: Sequence[int]) -> None:
     conn.execute(_DELETE_TIMERS, {"ids": list(timer_ids)})
 

@@ -388,11 +388,30 @@ def update_shipment(
     }
     for kept in ("refusal_reason_code", "refusal_reason", "comment"):
         del values[kept]  # statuses do not change here, so neither does a refusal
+    if moved and row.order_type != OrderType.DRAFT.value:
+        _replan_dispatch(conn, row, plan, reference, values)
     updated = repository.update_order(conn, row.id, **values)
     return {
         "shippingAddress": views.address_view(updated),
         "shipment": views.shipment_summary_view(updated),
     }
+
+
+def _replan_dispatch(
+    conn: Connection,
+    row: repository.OrderRow,
+    plan: planning.Plan,
+    reference: Reference,
+    values: dict[str, Any],
+) -> None:
+    """Another facility makes the order: its dispatch day comes from that facility's
+    calendar and time zone, and the delayed check follows it."""
+    day = dispatch_day(reference, plan, row.ordered_at or row.created_at)
+    values["expected_dispatch_date"] = day
+    journal.delete_timers_of(conn, row.id, "delayed")
+    if day is not None and plan.route is not None and row.delayed_at is None:
+        zone = reference.shipping.facility(plan.route.facility_id).calendar.timezone
+        journal.add_timers(conn, [moves.delayed_timer(row.id, day, zone.key)])
 
 
 def quote_order(

@@ -7,7 +7,8 @@ never competes with the API for the write lock and timers share its commits; on
 PostgreSQL on the worker's own connection, with ``FOR UPDATE SKIP LOCKED`` so several
 workers never run the same one. One timer per transaction keeps each one's work (and
 row locks) short; a crash loses at most uncommitted work, which then runs again. A timer that fails
-is retried a minute later and does not hold up the others.
+is retried later (a minute, then twice as long after each failure, at most an hour
+apart) and does not hold up the others.
 
 The intake pass is the exception, because every order takes it once: due intake timers
 are claimed :data:`INTAKE_BATCH` at a time with their orders and passed together
@@ -28,7 +29,7 @@ from sqlalchemy import Connection
 from pressline.config import get_settings
 from pressline.db import AnyRow, Database
 from pressline.orders import journal, moves, repository
-from pressline.orders.lifecycle import Actor, EventKind, is_delayed
+from pressline.orders.lifecycle import AWAITING_DISPATCH, Actor, EventKind, is_delayed
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from pressline.postbacks.events import EventType
 from pressline.production import handoff
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 F = FulfillmentStatus
 _RETRY = timedelta(minutes=1)
+_RETRY_MAX = timedelta(hours=1)
 #: The sandbox's schedule: from each status to the next, one step apart.
 SANDBOX_STEPS = {
     F.PASSED: F.IN_PRODUCTION,
@@ -105,7 +107,7 @@ def _run_one(conn: Connection, *, now: datetime, billing: FinancialStatus) -> bo
     except Exception:
         where = {"timer": timer.kind, "order": str(timer.order_id)}
         log.exception("order timer failed", extra=where)
-        journal.postpone_timer(conn, timer.id, now + _RETRY)
+        journal.postpone_timer(conn, timer.id, now + retry_after(timer.attempts))
         return False
     return True
 
@@ -138,6 +140,12 @@ def _intake_batch(conn: Connection, *, now: datetime, billing: FinancialStatus) 
 
 
 _PASSED_INTAKE = "Passed intake"
+
+
+def retry_after(failures_before: int) -> timedelta:
+    """How long a timer that just failed waits: a minute, doubled after each earlier
+    failure, at most an hour (a broken order logs once an hour, not every minute)."""
+    return min(_RETRY * (1 << min(failures_before, 6)), _RETRY_MAX)
 
 
 def _run(conn: Connection, timer: AnyRow, now: datetime, billing: FinancialStatus) -> None:
@@ -221,10 +229,16 @@ def _delayed_check(
     )
     if dispatch is None or "timezone" not in data:
         return
+    zone = ZoneInfo(data["timezone"])
+    status, flagged = F(order.fulfillment_status), order.delayed_at is not None
     if not is_delayed(
-        expected_dispatch=dispatch, now=now, facility_timezone=ZoneInfo(data["timezone"]),
-        status=F(order.fulfillment_status), already_flagged=order.delayed_at is not None,
+        expected_dispatch=dispatch, now=now, facility_timezone=zone, status=status,
+        already_flagged=flagged,
     ):  # fmt: skip
+        if not flagged and status in AWAITING_DISPATCH and now.astimezone(zone).date() <= dispatch:
+            # The dispatch day moved later (a changed shipment re-planned the order):
+            # check again once the new day is over.
+            journal.add_timers(conn, [moves.delayed_timer(order.id, dispatch, zone.key)])
         return
     change = _change(conn, order, now, billing)
     change.order_values["delayed_at"] = now
