@@ -481,6 +481,31 @@ def test_packages_hold_the_quantities_reported_however_items_are_named(
     assert held == {"box-1": [("line-1", 2)], "box-2": [("line-1", 1), ("line-2", 2)]}
 
 
+def test_packages_never_hold_more_of_an_item_than_is_left_to_produce(
+    caller: Caller, handed_off: tuple[str, Facility]
+) -> None:
+    """line-1 has 3 copies: two boxes of 2 are one too many; a later box of 1 more, too;
+    a box resent with its own contents replaces itself rather than adding to it."""
+    order_id, facility = handed_off
+    too_many = [
+        {"id": "box-1", "items": [{"itemId": "line-1", "quantity": 2}]},
+        {"id": "box-2", "items": [{"itemId": "line-1", "quantity": 2}]},
+    ]
+    refused = facility.report(order_id, "shipped", trackingCode="T", packages=too_many)
+    assert refused.status_code == 400
+    assert [(e["param"], e["code"]) for e in refused.json()["errors"]] == [
+        ("packages[0].items[0].quantity", "quantity_exceeds_remaining"),
+        ("packages[1].items[0].quantity", "quantity_exceeds_remaining"),
+    ]
+    assert caller.get(order_id).json()["shipment"]["packages"] == []
+
+    first = [{"id": "box-1", "items": [{"itemId": "line-1", "quantity": 3}]}]
+    assert facility.report(order_id, "shipped", trackingCode="T", packages=first).status_code == 200
+    assert facility.report(order_id, "shipped", trackingCode="T", packages=first).status_code == 200
+    more = [{"id": "box-2", "items": [{"itemId": "line-1", "quantity": 1}]}]
+    assert facility.report(order_id, "shipped", trackingCode="T", packages=more).status_code == 400
+
+
 def test_packages_and_tracking_come_only_with_shipping_reports(
     handed_off: tuple[str, Facility],
 ) -> None:

@@ -198,6 +198,7 @@ def _packages(
     shipped = named or active
     stored = {row.id: row for row in journal.packages_of(conn, change.order.id)}
     by_code = {row.tracking_code: row.id for row in stored.values() if row.tracking_code}
+    rows = []
     for index, package in enumerate(given):
         where = f"packages[{index}].items"
         named_lines = package.items
@@ -207,7 +208,7 @@ def _packages(
         code = package.tracking_code or body.tracking_code
         # A resent report names the same package by its id or, without one, its code.
         package_id = package.id or by_code.get(code or "") or report.package_ids[index]
-        row = {
+        rows.append({
             "order_id": change.order.id,
             "id": package_id,
             "tracking_code": code,
@@ -221,8 +222,10 @@ def _packages(
             ],
             "created_at": change.now,
             "updated_at": change.now,
-        }  # fmt: skip
-        if _unchanged(stored.get(package_id), row):
+        })  # fmt: skip
+    _check_packed(change, stored, rows, [bool(package.items) for package in given])
+    for row in rows:
+        if _unchanged(stored.get(row["id"]), row):
             continue
         added = journal.save_package(conn, row)
         verb = "added" if added else "updated"
@@ -232,6 +235,37 @@ def _packages(
     if not given and target in _CARRIER[1:] and journal.packages_of(conn, change.order.id):
         journal.set_package_status(conn, change.order.id, target.value, change.now)
         change.postbacks.append(EventType.PACKAGE_STATUS_UPDATED)
+
+
+def _check_packed(
+    change: moves.OrderChange,
+    stored: dict[str, Any],
+    rows: list[dict[str, Any]],
+    named: list[bool],
+) -> None:
+    """Packages, those stored and those reported (a resent one replaces its stored
+    self), hold no more of an item than is left to produce: one 400 naming each line
+    that goes past it."""
+    packed: dict[str, int] = {}
+    reported = {row["id"] for row in rows}
+    for package in [*(p for p in stored.values() if p.id not in reported), *rows]:
+        items = package["items"] if isinstance(package, dict) else package.items
+        for line in items:
+            packed[line["itemId"]] = packed.get(line["itemId"], 0) + line["quantity"]
+    left = {str(item.id): item.quantity - change.canceled[item.id] for item in change.items}
+    errors = [
+        FieldError(
+            "quantity_exceeds_remaining",
+            f"packages[{index}].items[{n}].quantity" if named[index] else f"packages[{index}]",
+            f"The packages hold {packed[line['itemId']]} of an item with "
+            f"{left[line['itemId']]} to produce.",
+        )
+        for index, row in enumerate(rows)
+        for n, line in enumerate(row["items"])
+        if packed[line["itemId"]] > left[line["itemId"]]
+    ]  # fmt: skip
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _unchanged(stored: Any, row: dict[str, Any]) -> bool:
