@@ -34,7 +34,7 @@ test: $(VENV)/.test ## Install the test tools and run the whole suite (SQLite an
 lint: $(VENV)/.test ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy
+	$(BIN)/mypy src tests
 
 bench: $(VENV)/.test ## Throughput and latency of submit, get and search (see bench/README.md)
 	$(BIN)/python -m bench.run

@@ -150,6 +150,13 @@ def subscribed(caller: Caller, database: Database) -> Iterator[str]:
         conn.execute(table.delete().where(table.c.facility_id == facility_id))
 
 
+def order_row(conn: Any, order_id: str) -> Any:
+    """The order's stored row (locked, as the order side reads it)."""
+    row = journal.lock_order(conn, uuid.UUID(order_id))
+    assert row is not None
+    return row
+
+
 def statuses(order: dict[str, Any]) -> tuple[str, list[str]]:
     return order["fulfillmentStatus"], [item["fulfillmentStatus"] for item in order["items"]]
 
@@ -201,7 +208,7 @@ def test_intake_passes_orders_in_batches_each_as_it_would_alone(
     played = submit(sandbox_caller)
     held = submit(caller)
     with database.transaction() as conn:
-        row = journal.lock_order(conn, uuid.UUID(held))
+        row = order_row(conn, held)
         operator.move(conn, row, FulfillmentStatus.ON_HOLD, now=utcnow(), reason="Artwork",
                       billing_state=FinancialStatus.TO_BE_INVOICED)  # fmt: skip
     draft = submit(caller, orderType="draft")
@@ -660,7 +667,7 @@ def test_before_hand_off_a_change_may_move_the_order_to_another_facility(
     shipping = client.app.state.reference.current.shipping  # type: ignore[attr-defined]
     calendar = shipping.facility(now_at).calendar
     with database.transaction() as conn:
-        row = journal.lock_order(conn, uuid.UUID(order_id))
+        row = order_row(conn, order_id)
         [check] = [t for t in journal.timers_of(conn, row.id) if t.kind == "delayed"]
     assert row.expected_dispatch_date == calendar.dispatch_date(row.ordered_at)
     assert check.data == {
@@ -809,7 +816,7 @@ def test_a_check_that_finds_the_dispatch_day_moved_later_checks_again_then(
 ) -> None:
     order_id, _ = handed_off
     with database.transaction() as conn:
-        row = journal.lock_order(conn, uuid.UUID(order_id))
+        row = order_row(conn, order_id)
         [check] = [t for t in journal.timers_of(conn, row.id) if t.kind == "delayed"]
         later = row.expected_dispatch_date + timedelta(days=5)
         repository.update_order(conn, row.id, expected_dispatch_date=later)

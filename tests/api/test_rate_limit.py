@@ -310,7 +310,7 @@ def test_settings_refuse_a_rate_limit_or_redis_url_they_cannot_use(
     setting: str, value: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
-        Settings(**{setting: value})
+        Settings.model_validate({setting: value})
     assert caught.value.errors()[0]["loc"] == (setting,)
 
 

@@ -59,7 +59,7 @@ def test_get_order_shows_the_newest_twenty_however_each_names_the_order(
     another customer's entry naming the same reference is not the order's."""
     order = store.OrderRef(uuid.uuid4(), f"ref-{uuid.uuid4().hex[:8]}", "cust-newest")
     now = utcnow()
-    links = [
+    links: list[dict[str, Any]] = [
         {"order_id": order.id, "order_key": None},
         {"order_id": None, "order_key": str(order.id)},
         {"order_id": None, "order_key": order.reference},

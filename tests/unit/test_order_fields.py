@@ -21,7 +21,7 @@ Loc = tuple[int | str, ...]
 
 def _address(**changes: Any) -> dict[str, Any]:
     """Seed 000's Swedish address (no state needed) with ``changes``."""
-    address = copy.deepcopy(examples.SUBMIT["reference"]["shippingAddress"])
+    address: dict[str, Any] = copy.deepcopy(examples.SUBMIT["reference"]["shippingAddress"])
     address.update(changes)
     return address
 
