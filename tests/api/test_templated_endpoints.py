@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -319,3 +321,26 @@ def test_escapes_and_runaways_are_contained_to_their_request(
     assert caller.submit({"anything": 1}).status_code == 400
     plain = caller.client.get(f"{caller.base}/no-such-order", headers=caller.headers)
     assert plain.status_code == 404
+
+
+def test_a_runaway_template_does_not_hold_up_other_requests(
+    client: TestClient, database: Database, caller: Caller, other_caller: Caller
+) -> None:
+    source, _ = RUNAWAYS["nested loops"]
+    add_template(database, caller, "hostile", source, TemplateType.ORDER_SUBMIT_REQUEST)
+    link(client, database, caller, "submit", "request", "hostile")
+    assert caller.submit({"anything": 1}).status_code == 400  # render workers are up
+    with ThreadPoolExecutor(1) as runner:
+        runaway = runner.submit(caller.submit, {"anything": 1})
+        time.sleep(0.1)  # it is rendering: the time limit is 1 s
+        latencies = []
+        while not runaway.done():
+            started = time.monotonic()
+            answer = other_caller.get("no-such-order")
+            latencies.append(time.monotonic() - started)
+            assert answer.status_code == 404
+        stopped = runaway.result()
+    assert stopped.status_code == 400
+    assert stopped.json()["errors"][0]["code"] == "template_limit_exceeded"
+    assert len(latencies) >= 5
+    assert max(latencies) < 0.5  # answered while the runaway rendered, not after it

@@ -59,6 +59,22 @@ def test_top_level_keys_of_a_json_payload_are_template_variables(pool: RenderPoo
     assert out == {"ref": "A-1"}
 
 
+def test_dot_reads_keys_but_a_dict_method_name_stays_the_method_as_in_jinja(
+    pool: RenderPool,
+) -> None:
+    source = (
+        '[{{ order.ref | json }}, {{ (order["items"] | length) | json }}, '
+        "{{ order.items is callable | json }}]"
+    )
+    payload = b'{"order": {"ref": "A-1", "items": [1, 2, 3]}}'
+    assert value(pool, source, payload) == ["A-1", 3, True]
+
+
+def test_a_payload_key_named_like_a_private_attribute_is_still_refused(pool: RenderPool) -> None:
+    with pytest.raises(TemplateForbidden, match="is unsafe"):
+        pool.render(template("{{ payload.__class__ }}"), b'{"__class__": "harmless?"}')
+
+
 def test_payload_holds_the_whole_input_even_when_it_is_a_list(pool: RenderPool) -> None:
     out = value(pool, "{{ payload | length }}", b'[{"id": 1}, {"id": 2}, {"id": 3}]')
     assert out == 3

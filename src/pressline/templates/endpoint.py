@@ -3,19 +3,17 @@
 A linked request template turns the raw body (the customer's JSON or XML) into the
 canonical request, which is then validated like any request; a linked response
 template turns the canonical answer into the customer's format. Unlinked templates
-are never applied. Rendering blocks its thread (it waits on a worker process), so it
-runs off the event loop.
+are never applied. A render waits for its worker process on the event loop
+(``render_async``), never blocking it and without a thread hop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from functools import partial
 from typing import Any, TypeVar
 
 import orjson
-from anyio import to_thread
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -26,7 +24,7 @@ from pressline.errors import UnsupportedMediaType
 from pressline.templates.formats import Format, JsonValue, PayloadError, parse
 from pressline.templates.links import NO_LINKS, EndpointLinks, LinkCache
 from pressline.templates.model import RendererUnavailable, TemplateError, TemplateSource
-from pressline.templates.render import render, validate_output
+from pressline.templates.render import render_async, validate_output
 from pressline.templates.store import Endpoint, Role
 
 log = logging.getLogger(__name__)
@@ -88,9 +86,7 @@ async def transform_request(
     body = await request.body()
     state = _state(request)
     state["template"] = f"{template.name} v{template.version}"
-    rendered = await to_thread.run_sync(
-        partial(render, template, body, lookups=links.lookups, variables=variables)
-    )
+    rendered = await render_async(template, body, lookups=links.lookups, variables=variables)
     state["transformed_request"] = rendered.body
     return validate_output(rendered, model)
 
@@ -115,14 +111,8 @@ async def transform_response(
     customer_request = _customer_request(await request.body(), request_template)
     headers = {k: v for k, v in response.headers.items() if k.lower().startswith("idempotent-")}
     try:
-        rendered = await to_thread.run_sync(
-            partial(
-                render,
-                template,
-                canonical,
-                lookups=links.lookups,
-                variables={"request": customer_request},
-            )
+        rendered = await render_async(
+            template, canonical, lookups=links.lookups, variables={"request": customer_request}
         )
     except (TemplateError, RendererUnavailable) as exc:
         log.warning("response template failed", extra={"template": template.label})

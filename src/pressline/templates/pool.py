@@ -2,31 +2,35 @@
 
 The process boundary makes the render limits hard ones: the parent kills and
 replaces any worker that overruns the render's wall time, which no in-process
-check can do for a loop in C.
+check can do for a loop in C. The parent parses each output itself, under the
+output size limit (``channel`` has the wire).
 
-Parent and worker speak over a socket: the parent sends pickled jobs (it trusts
-itself); the worker answers with small JSON headers and raw output bytes, never a
-pickle, so even a worker taken over by a sandbox escape could not run code in the
-server. The parent parses the output itself, under the output size limit.
+Two ways in, one pool:
+
+- ``render`` blocks its thread until the answer or the deadline (CLI, delivery worker);
+- ``render_async`` is for the API's event loop. The job is handed to an idle worker,
+  or queued; the loop's reader callback takes the answer and gives the worker its
+  next queued job at once, before any request task runs. No thread is involved, and
+  a worker is never left idle while the loop is busy with other requests: both were
+  most of a small render's cost in the server.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import asyncio
+import logging
 import os
-import pickle
-import select
-import socket
-import subprocess
-import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
-from multiprocessing.connection import Connection
+from functools import partial
 from typing import Any
 
-from pressline.templates.formats import PayloadError, parse
+from anyio import to_thread
+
+from pressline.templates.channel import Stopped, WorkerProcess
+from pressline.templates.formats import JsonValue, PayloadError, parse
 from pressline.templates.lookups import NO_LOOKUPS, LookupResolver
 from pressline.templates.model import (
     DEFAULT_LIMITS,
@@ -43,6 +47,8 @@ from pressline.templates.model import (
 )
 from pressline.templates.worker import Job
 
+log = logging.getLogger(__name__)
+
 _ERRORS: dict[str, type[TemplateError]] = {
     "syntax": TemplateError,
     "runtime": TemplateError,
@@ -53,86 +59,33 @@ _ERRORS: dict[str, type[TemplateError]] = {
     "lookup": LookupNotFound,
 }
 
-
-_BOOT_CODE = (
-    "import sys; from pressline.templates.worker import serve_worker; "
-    "serve_worker(int(sys.argv[1]))"
-)
+#: Outputs at least this large are parsed in a thread, not on the event loop.
+_PARSE_IN_THREAD = 256 * 1024
+_NOTHING = memoryview(b"")
 
 
-class _Stopped(Exception):
-    """The worker went away, or answered something it never sends."""
+class _Conversation:
+    """One ``render_async``: its job, where the answer goes, and its worker once it has one.
 
-
-class _Worker:
-    """One worker process and the socket to it.
-
-    Every message from the worker is one frame: a JSON header line, then for
-    ``{"t": "ok"}`` the output bytes.
+    Touched only on its event loop's thread (other threads hand it over with
+    ``call_soon_threadsafe``).
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], conn: Connection) -> None:
-        self.proc, self.conn = proc, conn
-        self.poller = select.poll()  # kept: a selector per wait costs more than the render
-        self.poller.register(conn.fileno(), select.POLLIN)
+    __slots__ = ("future", "job", "lookups", "loop", "outbox", "timer", "worker")
 
-    @classmethod
-    def start(cls, timeout: float) -> _Worker:
-        ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-c", _BOOT_CODE, str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C to the server's group is not the worker's
-            env=env,
-        )
-        theirs.close()
-        worker = cls(proc, Connection(ours.detach()))
-        try:
-            if worker.receive(time.monotonic() + timeout, 0)[0] != {"t": "ready"}:
-                raise _Stopped("no ready message")
-        except (_Stopped, TimeoutError):
-            worker.stop()
-            raise RendererUnavailable("A template worker did not start.") from None
-        return worker
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def send(self, message: object) -> None:
-        try:
-            self.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            raise _Stopped("the worker is gone") from None
-
-    def receive(self, deadline: float, max_body: int) -> tuple[dict[str, Any], bytes]:
-        """The next header and body, waiting until ``deadline`` (then ``TimeoutError``)."""
-        wait_ms = max(deadline - time.monotonic(), 0) * 1000
-        if not self.poller.poll(math.ceil(wait_ms)):
-            raise TimeoutError
-        try:
-            frame = self.conn.recv_bytes(max_body + 64 * 1024)
-            head, _, body = frame.partition(b"\n")
-            header = json.loads(head)
-        except (EOFError, OSError, ValueError):
-            raise _Stopped("the worker is gone or unreadable") from None
-        if not isinstance(header, dict):
-            raise _Stopped("an unreadable message")
-        return header, body
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.conn.close()
+    def __init__(self, job: Job, lookups: LookupResolver, loop: asyncio.AbstractEventLoop) -> None:
+        self.job, self.lookups, self.loop = job, lookups, loop
+        self.future: asyncio.Future[bytes] = loop.create_future()
+        self.worker: WorkerProcess | None = None
+        self.outbox = _NOTHING  # what the socket has not taken yet
+        self.timer: asyncio.TimerHandle | None = None  # waiting for a worker, then rendering
 
 
 class RenderPool:
     """Worker processes that render templates; thread-safe, started lazily.
 
     ``render`` blocks its thread for up to the render's time limit: call it from a
-    thread (``anyio.to_thread.run_sync``), not on an event loop.
+    thread, not on an event loop; there, ``await render_async(...)``.
     """
 
     def __init__(
@@ -144,8 +97,11 @@ class RenderPool:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._cond = threading.Condition()
-        self._idle: list[_Worker] = []
-        self._workers: set[_Worker] = set()  # idle and busy
+        self._idle: list[WorkerProcess] = []
+        self._workers: set[WorkerProcess] = set()  # idle and busy
+        self._queue: deque[_Conversation] = deque()  # async renders waiting for a worker
+        #: Workers given to an async render, from the hand-over to its end.
+        self._busy: dict[WorkerProcess, _Conversation] = {}
         self._starting = 0
         self._closed = False
 
@@ -165,17 +121,38 @@ class RenderPool:
     ) -> Rendered:
         """Render ``payload`` (raw bytes in the input format, or an already-parsed value)."""
         started = time.monotonic()
-        if isinstance(payload, bytes) and len(payload) > limits.input_bytes:
-            raise TemplateLimitExceeded(
-                template, f"the input is {len(payload)} bytes; the limit is {limits.input_bytes}"
-            )
-        fingerprints = dict(lookups.fingerprints())
-        job = Job(template, payload, dict(variables or {}), limits, fingerprints)
+        job = _job(template, payload, lookups, limits, variables)
         body = self._run(job, lookups)
+        return Rendered(template, body, _parse_output(template, body), time.monotonic() - started)
+
+    async def render_async(
+        self,
+        template: TemplateSource,
+        payload: bytes | Mapping[str, Any],
+        *,
+        lookups: LookupResolver = NO_LOOKUPS,
+        limits: Limits = DEFAULT_LIMITS,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Rendered:
+        """``render`` without blocking the event loop: same limits, errors and results.
+
+        A caller cancelled while its render runs does not stop the render: the
+        worker finishes (or overruns and is replaced) and the answer is dropped.
+        """
+        started = time.monotonic()
+        job = _job(template, payload, lookups, limits, variables)
         try:
-            value = parse(body, template.output_format)
-        except PayloadError as exc:
-            raise TemplateOutputInvalid(template, f"the output is {exc}") from None
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another async library than asyncio: wait in a thread
+            call = partial(self.render, lookups=lookups, limits=limits, variables=variables)
+            return await to_thread.run_sync(call, template, payload)
+        conversation = _Conversation(job, lookups, loop)
+        self._submit(conversation)
+        body = await conversation.future
+        if len(body) < _PARSE_IN_THREAD:
+            value = _parse_output(template, body)
+        else:
+            value = await to_thread.run_sync(_parse_output, template, body)
         return Rendered(template, body, value, time.monotonic() - started)
 
     def check(self, template: TemplateSource, *, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -194,61 +171,54 @@ class RenderPool:
             self._closed = True
             idle, self._idle = self._idle, []
             self._workers.difference_update(idle)
+            queued = list(self._queue)
+            self._queue.clear()
             self._cond.notify_all()
         for worker in idle:
             worker.stop()
+        for conversation in queued:
+            _call_on_loop(conversation.loop, self._fail, conversation, _shut_down())
+
+    # --- the blocking path ------------------------------------------------------------
 
     def _run(self, job: Job, lookups: LookupResolver) -> bytes:
         worker = self._acquire()
         reusable = False
         deadline = time.monotonic() + job.limits.time_seconds
         try:
-            worker.send(job)
+            worker.send(job, deadline)
             while True:
                 header, body = worker.receive(deadline, job.limits.output_bytes)
                 if header.get("t") == "need":
-                    worker.send(lookups.table(str(header.get("table"))))
+                    worker.send(lookups.table(str(header.get("table"))), deadline)
                     continue
-                reusable = not header.get("bye", False)
-                if header.get("t") == "ok":
-                    return body
-                raise _template_error(header, job.template)
+                reusable = _reusable(header, worker)
+                return _answer(header, body, job.template)
         except TimeoutError:
             reusable = False
-            seconds = f"{job.limits.time_seconds:g}"
-            raise TemplateLimitExceeded(
-                job.template, f"rendering took longer than {seconds} s"
-            ) from None
-        except _Stopped:
+            raise _overran(job) from None
+        except Stopped:
             reusable = False
-            raise TemplateLimitExceeded(
-                job.template, "the renderer stopped while rendering this template"
-            ) from None
+            raise _stopped(job) from None
         finally:
             self._release(worker, reusable=reusable)
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self) -> WorkerProcess:
         if os.getpid() != self._pid:  # forked: the workers belong to the parent process
             self._reset()
         with self._cond:
             deadline = time.monotonic() + self._wait_timeout
             while True:
-                if self._closed:
-                    raise RendererUnavailable("The template renderer is shut down.")
-                while self._idle:
-                    idle = self._idle.pop()
-                    if idle.alive():
-                        return idle
-                    self._workers.discard(idle)
-                    idle.stop()  # reaps it
-                if len(self._workers) + self._starting < self._size:
-                    self._starting += 1
+                idle = self._take_idle()
+                if idle is not None:
+                    return idle
+                if self._claim_start():
                     break
                 if not self._cond.wait(max(deadline - time.monotonic(), 0)):
-                    raise RendererUnavailable("Every template worker is busy; retry shortly.")
-        worker: _Worker | None = None
+                    raise _all_busy()
+        worker: WorkerProcess | None = None
         try:
-            worker = _Worker.start(self._start_timeout)
+            worker = WorkerProcess.start(self._start_timeout)
             return worker
         finally:
             with self._cond:
@@ -257,21 +227,300 @@ class RenderPool:
                     self._workers.add(worker)
                 self._cond.notify()
 
-    def _release(self, worker: _Worker, *, reusable: bool) -> None:
+    # --- shared bookkeeping (``_cond`` held where said) ---------------------------------
+
+    def _take_idle(self) -> WorkerProcess | None:
+        """An idle, living worker, if there is one (``_cond`` held)."""
+        if self._closed:
+            raise _shut_down()
+        while self._idle:
+            idle = self._idle.pop()
+            if idle.alive():
+                return idle
+            self._workers.discard(idle)
+            idle.stop()  # reaps it
+        return None
+
+    def _claim_start(self) -> bool:
+        """Whether a worker may be started, counting it as starting if so (``_cond`` held)."""
+        if len(self._workers) + self._starting >= self._size:
+            self._reclaim_orphans()
+        if self._closed or len(self._workers) + self._starting >= self._size:
+            return False
+        self._starting += 1
+        return True
+
+    def _reclaim_orphans(self) -> None:
+        """End the workers of async renders whose event loop closed mid-render
+        (``_cond`` held): nothing would ever read their answer or time them out."""
+        for worker, conversation in list(self._busy.items()):
+            if conversation.loop.is_closed():
+                del self._busy[worker]
+                self._workers.discard(worker)
+                worker.stop(wait=False)
+
+    def _next_queued(self) -> _Conversation | None:
+        """The longest-waiting async render still wanted (``_cond`` held)."""
+        while self._queue:
+            conversation = self._queue.popleft()
+            if not conversation.future.done():  # else cancelled or timed out while queued
+                return conversation
+        return None
+
+    def _release(self, worker: WorkerProcess, *, reusable: bool, wait: bool = True) -> None:
+        """A worker back: to the next queued async render, to the idle list, or ended."""
+        handed_to: _Conversation | None = None
+        start = False
         with self._cond:
             keep = reusable and not self._closed
             if keep:
-                self._idle.append(worker)
+                handed_to = self._next_queued()
+                if handed_to is None:
+                    self._idle.append(worker)
+                else:
+                    self._busy[worker] = handed_to
             else:
                 self._workers.discard(worker)
+                start = bool(self._queue) and self._claim_start()
             self._cond.notify()
         if not keep:
-            worker.stop()
+            worker.stop(wait=wait)
+        if handed_to is not None and not _call_on_loop(
+            handed_to.loop, self._begin, handed_to, worker
+        ):
+            with self._cond:  # its loop is gone
+                self._busy.pop(worker, None)
+            self._release(worker, reusable=True)
+        if start:
+            self._start_in_background()
+
+    # --- the event-loop path ------------------------------------------------------------
+
+    def _submit(self, conversation: _Conversation) -> None:
+        if os.getpid() != self._pid:
+            self._reset()
+        start = False
+        with self._cond:
+            worker = self._take_idle()
+            if worker is None:
+                self._queue.append(conversation)
+                start = self._claim_start()
+            else:
+                self._busy[worker] = conversation
+        if worker is not None:
+            self._begin(conversation, worker)
+            return
+        patience = self._wait_timeout + (self._start_timeout if start else 0)
+        conversation.timer = conversation.loop.call_later(patience, self._expire, conversation)
+        if start:
+            self._start_in_background()
+
+    def _start_in_background(self) -> None:
+        """Start a worker in a thread for the queue (``_starting`` already counts it)."""
+        threading.Thread(
+            target=self._start_one, name="pressline-template-start", daemon=True
+        ).start()
+
+    def _start_one(self) -> None:
+        try:
+            worker = WorkerProcess.start(self._start_timeout)
+        except RendererUnavailable as exc:
+            with self._cond:
+                self._starting -= 1
+                waiting = list(self._queue)  # what cannot start now would not for the others
+                self._queue.clear()
+                self._cond.notify()
+            for conversation in waiting:
+                _call_on_loop(conversation.loop, self._fail, conversation, exc)
+            return
+        with self._cond:
+            self._starting -= 1
+            self._workers.add(worker)
+        self._release(worker, reusable=True)
+
+    def _begin(self, conversation: _Conversation, worker: WorkerProcess) -> None:
+        """Send the job to ``worker`` and watch for its answer (on the render's loop)."""
+        if conversation.timer is not None:
+            conversation.timer.cancel()
+        if conversation.future.done():  # cancelled or timed out while being handed over
+            with self._cond:
+                self._busy.pop(worker, None)
+            self._release(worker, reusable=True)
+            return
+        loop = conversation.loop
+        conversation.worker = worker
+        conversation.timer = loop.call_later(
+            conversation.job.limits.time_seconds, self._overrun, conversation
+        )
+        loop.add_reader(worker.fd, self._readable, conversation)
+        self._send(conversation, conversation.job)
+
+    def _send(self, conversation: _Conversation, message: object) -> None:
+        worker = conversation.worker
+        if worker is None:  # ended meanwhile
+            return
+        try:
+            frame = worker.frame(message)
+        except Exception as exc:  # e.g. variables that cannot be pickled
+            self._end(conversation, exc, reusable=message is conversation.job)
+            return
+        try:
+            conversation.outbox = worker.write(frame)
+        except Stopped:
+            self._end(conversation, _stopped(conversation.job), reusable=False)
+            return
+        if conversation.outbox:
+            conversation.loop.add_writer(worker.fd, self._writable, conversation)
+
+    def _writable(self, conversation: _Conversation) -> None:
+        worker = conversation.worker
+        if worker is None:
+            return
+        try:
+            conversation.outbox = worker.write(conversation.outbox)
+        except Stopped:
+            self._end(conversation, _stopped(conversation.job), reusable=False)
+            return
+        if not conversation.outbox:
+            conversation.loop.remove_writer(worker.fd)
+
+    def _readable(self, conversation: _Conversation) -> None:
+        job = conversation.job
+        try:
+            while (worker := conversation.worker) is not None:
+                if (message := worker.take(job.limits.output_bytes)) is None:
+                    worker.fill()
+                    if (message := worker.take(job.limits.output_bytes)) is None:
+                        return
+                header, body = message
+                if header.get("t") == "need":
+                    self._send(conversation, conversation.lookups.table(str(header.get("table"))))
+                    continue
+                reusable = _reusable(header, worker)
+                try:
+                    result: bytes | TemplateError = _answer(header, body, job.template)
+                except TemplateError as exc:
+                    result = exc
+                self._end(conversation, result, reusable=reusable)
+        except Stopped:
+            self._end(conversation, _stopped(job), reusable=False)
+        except Exception:  # a bug here must not leave the render hanging
+            log.exception("reading a template worker's answer failed")
+            self._end(conversation, _stopped(job), reusable=False)
+
+    def _overrun(self, conversation: _Conversation) -> None:
+        self._end(conversation, _overran(conversation.job), reusable=False)
+
+    def _end(
+        self, conversation: _Conversation, outcome: bytes | Exception, *, reusable: bool
+    ) -> None:
+        """Stop watching the worker, give it back (or end it), then answer the render."""
+        worker, conversation.worker = conversation.worker, None
+        if worker is None:
+            return
+        loop = conversation.loop
+        loop.remove_reader(worker.fd)
+        if conversation.outbox:
+            loop.remove_writer(worker.fd)
+            conversation.outbox = _NOTHING
+        if conversation.timer is not None:
+            conversation.timer.cancel()
+            conversation.timer = None
+        with self._cond:
+            self._busy.pop(worker, None)
+        self._release(worker, reusable=reusable, wait=False)  # the next render starts now
+        if not conversation.future.done():
+            if isinstance(outcome, Exception):
+                conversation.future.set_exception(outcome)
+            else:
+                conversation.future.set_result(outcome)
+
+    def _expire(self, conversation: _Conversation) -> None:
+        """No worker came within ``wait_timeout``."""
+        with self._cond:
+            try:
+                self._queue.remove(conversation)
+            except ValueError:
+                return  # handed a worker meanwhile
+        self._fail(conversation, _all_busy())
+
+    def _fail(self, conversation: _Conversation, error: Exception) -> None:
+        if conversation.timer is not None:
+            conversation.timer.cancel()
+            conversation.timer = None
+        if not conversation.future.done():
+            conversation.future.set_exception(error)
+
+
+def _call_on_loop(loop: asyncio.AbstractEventLoop, callback: Any, *args: object) -> bool:
+    """Run ``callback(*args)`` on ``loop``'s thread: now if this is it. False if it closed."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback(*args)
+        return True
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _job(
+    template: TemplateSource,
+    payload: bytes | Mapping[str, Any],
+    lookups: LookupResolver,
+    limits: Limits,
+    variables: Mapping[str, Any] | None,
+) -> Job:
+    if isinstance(payload, bytes) and len(payload) > limits.input_bytes:
+        raise TemplateLimitExceeded(
+            template, f"the input is {len(payload)} bytes; the limit is {limits.input_bytes}"
+        )
+    fingerprints = dict(lookups.fingerprints())
+    return Job(template, payload, dict(variables or {}), limits, fingerprints)
+
+
+def _parse_output(template: TemplateSource, body: bytes) -> JsonValue:
+    try:
+        return parse(body, template.output_format)
+    except PayloadError as exc:
+        raise TemplateOutputInvalid(template, f"the output is {exc}") from None
+
+
+def _reusable(header: Mapping[str, Any], worker: WorkerProcess) -> bool:
+    """A worker that asked to retire, or sent more than it was asked for, is not."""
+    return not header.get("bye", False) and not worker.inbox
+
+
+def _answer(header: Mapping[str, Any], body: bytes, template: TemplateSource) -> bytes:
+    if header.get("t") == "ok":
+        return body
+    raise _template_error(header, template)
 
 
 def _template_error(header: Mapping[str, Any], template: TemplateSource) -> Exception:
     error = _ERRORS.get(str(header.get("kind")))
     line = header.get("line")
     if error is None or not isinstance(line, int | None):
-        return _Stopped("an unknown error kind")
+        return Stopped("an unknown error kind")
     return error(template, str(header.get("message", ""))[:1000], line=line)
+
+
+def _overran(job: Job) -> TemplateLimitExceeded:
+    seconds = f"{job.limits.time_seconds:g}"
+    return TemplateLimitExceeded(job.template, f"rendering took longer than {seconds} s")
+
+
+def _stopped(job: Job) -> TemplateLimitExceeded:
+    return TemplateLimitExceeded(job.template, "the renderer stopped while rendering this template")
+
+
+def _all_busy() -> RendererUnavailable:
+    return RendererUnavailable("Every template worker is busy; retry shortly.")
+
+
+def _shut_down() -> RendererUnavailable:
+    return RendererUnavailable("The template renderer is shut down.")

@@ -5,7 +5,9 @@ Jinja's immutable sandbox inside a small pool of worker processes. This module i
 the public face; the pieces live beside it:
 
 - ``model``: template types, sources, limits, results, and the error tree;
-- ``pool``: the parent's side, worker processes started, replaced, and waited on;
+- ``pool``: the parent's side, worker processes started, replaced, and waited on
+  (``render`` from a thread, ``render_async`` on the event loop);
+- ``channel``: one worker process and the socket the parent speaks to it over;
 - ``worker``: the worker process's side, the sandboxed render itself.
 """
 
@@ -61,6 +63,7 @@ __all__ = [
     "check_template",
     "default_pool",
     "render",
+    "render_async",
     "validate_output",
 ]
 
@@ -89,6 +92,20 @@ def render(
 ) -> Rendered:
     """Render ``template`` over ``payload`` in the default pool (see ``RenderPool.render``)."""
     return default_pool().render(
+        template, payload, lookups=lookups, limits=limits, variables=variables
+    )
+
+
+async def render_async(
+    template: TemplateSource,
+    payload: bytes | Mapping[str, Any],
+    *,
+    lookups: LookupResolver = NO_LOOKUPS,
+    limits: Limits = DEFAULT_LIMITS,
+    variables: Mapping[str, Any] | None = None,
+) -> Rendered:
+    """``render`` on an event loop (see ``RenderPool.render_async``)."""
+    return await default_pool().render_async(
         template, payload, lookups=lookups, limits=limits, variables=variables
     )
 

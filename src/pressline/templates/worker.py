@@ -7,11 +7,12 @@ too much into ``MemoryError`` (after which the worker retires). The worker answe
 the parent with small JSON headers and raw output bytes, never a pickle.
 
 The parent starts workers with ``python -c`` importing ``serve_worker`` from this
-module by its path (``pool._BOOT_CODE``): keep both in step if this module moves.
+module by its path (``channel._BOOT_CODE``): keep both in step if this module moves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -48,6 +49,7 @@ class Job(NamedTuple):
 def serve_worker(fd: int) -> None:
     """A worker process's main loop: one job at a time until the parent hangs up."""
     conn = Connection(fd)
+    _yield_to_the_server()
     worker = _WorkerState(conn)
     threading.Thread(target=worker.watch, args=(os.getppid(),), daemon=True).start()
     conn.send_bytes(b'{"t":"ready"}\n')
@@ -60,6 +62,19 @@ def serve_worker(fd: int) -> None:
         conn.send_bytes(json.dumps(header).encode() + b"\n" + body)
         if header.get("bye"):
             return
+
+
+def _yield_to_the_server() -> None:
+    """Run as a batch process (Linux): a job arriving never pre-empts the server.
+
+    Woken by a job, a normal process may take the CPU from the server that sent it,
+    which then waits out the render instead of serving other requests. A batch one
+    runs on an idle CPU at once, or when the server's time slice ends: the server
+    keeps its requests moving, and the render's wall-time limit is unchanged.
+    """
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 class _Refused(Exception):
