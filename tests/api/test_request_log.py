@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from pressline import purging
 from pressline.db import Database, utcnow
+from pressline.orders import journal
 from pressline.requestlog import store
 from pressline.requestlog.tables import request_log
 from tests.api.test_templated_endpoints import link_shopify, shopify_export
@@ -79,7 +80,7 @@ def test_get_order_shows_the_newest_twenty_however_each_names_the_order(
                 "order_key": order.reference}  # fmt: skip
     with database.transaction() as conn:
         store.insert_entries(conn, [*rows, stranger])
-        shown = store.requests_of_order(conn, order)
+        shown = journal.history_of(conn, order.id, order).requests
     assert [r["requestId"] for r in shown] == [row["id"] for row in rows[:20]]
 
 

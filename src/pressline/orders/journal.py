@@ -7,22 +7,32 @@ Pressline id; customer-facing reads stay scoped by customer in ``repository``.
 from __future__ import annotations
 
 import uuid
+from collections import namedtuple
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 
 from pressline.accounts.tables import customers
 from pressline.db import AnyRow, update_each
 from pressline.orders.tables import order_events, order_items, order_packages, order_timers, orders
+from pressline.requestlog import store as requestlog
 
 _LOCK_BY_ID = select(orders).where(orders.c.id == bindparam("order_id")).with_for_update()
-_EVENTS_OF = (
-    select(order_events)
-    .where(order_events.c.order_id == bindparam("order_id"))
-    .order_by(order_events.c.seq)
-)
 _PACKAGES_OF = (
     select(order_packages)
     .where(order_packages.c.order_id == bindparam("order_id"))
@@ -57,10 +67,6 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(_INSERT_EVENTS, list(rows))
 
 
-def events_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
-    return list(conn.execute(_EVENTS_OF, {"order_id": order_id}))
-
-
 def last_hold(conn: Connection, order_id: uuid.UUID) -> AnyRow | None:
     """The order-level entry that put the order on hold last (to release it to)."""
     return conn.execute(
@@ -73,6 +79,67 @@ def last_hold(conn: Connection, order_id: uuid.UUID) -> AnyRow | None:
         .order_by(order_events.c.seq.desc())
         .limit(1)
     ).first()
+
+
+# --- an order's history in one read (Get Order) --------------------------------------
+
+_EVENT = tuple(column for column in order_events.c if column.name != "order_id")
+_PACKAGE = tuple(column for column in order_packages.c if column.name != "order_id")
+_REQUEST = tuple(requestlog.ORDER_REQUESTS.c)
+_PARTS = (("e", _EVENT), ("p", _PACKAGE), ("r", _REQUEST))
+Event = namedtuple("Event", [column.name for column in _EVENT])  # type: ignore[misc]
+Package = namedtuple("Package", [column.name for column in _PACKAGE])  # type: ignore[misc]
+Request = namedtuple("Request", [column.name for column in _REQUEST])  # type: ignore[misc]
+
+
+def _columns_of(prefix: str) -> list[Any]:
+    """One part of :data:`_HISTORY`: its own columns, and every other part's as typed
+    NULLs, so that the three parts line up."""
+    columns: list[Any] = [literal(prefix, String(1)).label("part")]
+    for part, part_columns in _PARTS:
+        for column in part_columns:
+            value = column if part == prefix else cast(null(), column.type)
+            columns.append(value.label(f"{part}_{column.name}"))
+    return columns
+
+
+_HISTORY_UNION = union_all(
+    select(*_columns_of("e")).where(order_events.c.order_id == bindparam("history_order")),
+    select(*_columns_of("p")).where(order_packages.c.order_id == bindparam("history_order")),
+    select(*_columns_of("r")),
+)
+_HISTORY = _HISTORY_UNION.order_by(
+    *(_HISTORY_UNION.selected_columns[name] for name in ("part", "e_seq", "p_created_at", "p_id")),
+    _HISTORY_UNION.selected_columns["r_at"].desc(),
+)
+_EVENT_AT = slice(1, 1 + len(_EVENT))
+_PACKAGE_AT = slice(_EVENT_AT.stop, _EVENT_AT.stop + len(_PACKAGE))
+_REQUEST_AT = slice(_PACKAGE_AT.stop, _PACKAGE_AT.stop + len(_REQUEST))
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """An order's event log (oldest first), packages (in the order they came) and latest
+    requests (newest first, as Get Order shows them)."""
+
+    events: list[Any]
+    packages: list[Any]
+    requests: list[dict[str, Any]]
+
+
+def history_of(conn: Connection, order_id: uuid.UUID, order: requestlog.OrderRef) -> History:
+    """Get Order's three reads in one round trip: a UNION ALL of the event log, the
+    packages and the latest requests (round trips, not the database, were their cost)."""
+    params = {"history_order": order_id, **requestlog.order_requests_params(order)}
+    history = History([], [], [])
+    for row in conn.execute(_HISTORY, params):
+        if row[0] == "e":
+            history.events.append(Event._make(row[_EVENT_AT]))
+        elif row[0] == "p":
+            history.packages.append(Package._make(row[_PACKAGE_AT]))
+        else:
+            history.requests.append(requestlog.request_view(Request._make(row[_REQUEST_AT])))
+    return history
 
 
 # --- packages ----------------------------------------------------------------------

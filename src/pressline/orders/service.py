@@ -254,10 +254,10 @@ def get_order(
         raise OrderNotFound(order_key)
     head, items = found
     order = requestlog.OrderRef(head.id, head.order_reference_id, principal.customer_reference_id)
+    history = journal.history_of(conn, head.id, order)
     return views.order_view(
         head, items, principal.customer_reference_id, catalog,
-        events=journal.events_of(conn, head.id), packages=journal.packages_of(conn, head.id),
-        requests=requestlog.requests_of_order(conn, order),
+        events=history.events, packages=history.packages, requests=history.requests,
     )  # fmt: skip
 
 

@@ -110,31 +110,29 @@ _SIDES = union(
     _latest(_named("by_id")),
     _latest(_named("by_reference")),
 ).subquery()
-_ORDER_REQUESTS = select(_SIDES).order_by(_SIDES.c.at.desc()).limit(ORDER_REQUESTS_SHOWN)
+#: Get Order reads it beside the order's events and packages (``orders.journal.history_of``).
+ORDER_REQUESTS = select(_SIDES).order_by(_SIDES.c.at.desc()).limit(ORDER_REQUESTS_SHOWN).subquery()
 
 
-def requests_of_order(conn: Connection, order: OrderRef) -> list[dict[str, Any]]:
-    """The latest requests that touched ``order``, newest first, as Get Order shows them
-    (ids, method, path, status, time: never bodies)."""
-    rows = conn.execute(
-        _ORDER_REQUESTS,
-        {
-            "order_id": order.id,
-            "customer": order.customer_reference_id,
-            "by_id": str(order.id),
-            "by_reference": order.reference,
-        },
-    )
-    return [
-        {
-            "requestId": row.id,
-            "method": row.method,
-            "path": row.path,
-            "status": row.status,
-            "createdAt": row.at.isoformat(timespec="seconds"),
-        }
-        for row in rows
-    ]
+def order_requests_params(order: OrderRef) -> dict[str, Any]:
+    """The parameters of :data:`ORDER_REQUESTS` for ``order``."""
+    return {
+        "order_id": order.id,
+        "customer": order.customer_reference_id,
+        "by_id": str(order.id),
+        "by_reference": order.reference,
+    }
+
+
+def request_view(row: Any) -> dict[str, Any]:
+    """One request as Get Order shows it (ids, method, path, status, time: never bodies)."""
+    return {
+        "requestId": row.id,
+        "method": row.method,
+        "path": row.path,
+        "status": row.status,
+        "createdAt": row.at.isoformat(timespec="seconds"),
+    }
 
 
 def get_entry(conn: Connection, entry_id: str) -> AnyRow | None:
