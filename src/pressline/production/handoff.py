@@ -35,11 +35,6 @@ def sandbox_step(now: datetime) -> datetime:
     return now + timedelta(seconds=get_settings().sandbox_step_seconds)
 
 
-def hand_off(conn: Connection, order: AnyRow, *, now: datetime) -> AnyRow:
-    """Give a ``passed`` order to its facility (or the sandbox); the order as it now is."""
-    return hand_off_many(conn, [order], now=now).get(order.id, order)
-
-
 def hand_off_many(
     conn: Connection, orders: Sequence[AnyRow], *, now: datetime
 ) -> dict[uuid.UUID, AnyRow]:
