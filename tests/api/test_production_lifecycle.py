@@ -204,6 +204,11 @@ def test_intake_passes_orders_in_batches_each_as_it_would_alone(
     one and a draft, each ends as the one-by-one intake would leave it."""
     drain(database)
     monkeypatch.setattr(timers, "INTAKE_BATCH", 3)
+
+    def one_by_one(*args: Any) -> None:
+        raise AssertionError("an order went through the one-by-one intake")
+
+    monkeypatch.setattr(timers, "_intake", one_by_one)
     pushed = [submit(caller, 2, 1) for _ in range(4)]
     played = submit(sandbox_caller)
     held = submit(caller)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import pytest
 
@@ -213,13 +213,6 @@ def test_lookups_takes_a_dict_of_table_to_key(keys: object) -> None:
 
 
 # --- through the renderer ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[RenderPool]:
-    pool = RenderPool(size=1)
-    yield pool
-    pool.close()
 
 
 def template(source: str) -> TemplateSource:

@@ -44,14 +44,6 @@ SLOW = "{% for i in range(300) %}{{ range(20000) | sum }}{% endfor %}"
 ECHO = '{"n": {{ n | json }}}'
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[RenderPool]:
-    pool = RenderPool(size=1)
-    pool.warm()
-    yield pool
-    pool.close()
-
-
 @pytest.fixture
 def own_pool() -> Iterator[RenderPool]:
     """A pool for tests that kill, starve or abandon its worker."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -26,13 +25,6 @@ from pressline.templates import (
     TemplateType,
     validate_output,
 )
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[RenderPool]:
-    pool = RenderPool(size=1)
-    yield pool
-    pool.close()
 
 
 def template(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, cast
 
@@ -38,13 +37,6 @@ TABLES = LookupTables(
         ),
     ]
 )
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[RenderPool]:
-    pool = RenderPool(size=1)
-    yield pool
-    pool.close()
 
 
 def sample_template(

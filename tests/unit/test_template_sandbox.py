@@ -10,7 +10,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -29,14 +28,6 @@ from pressline.templates import (
 QUICK = Limits(time_seconds=0.5)
 #: What a contained case may take beyond its time limit: kill, reap, report.
 SLACK = 1.0
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[RenderPool]:
-    pool = RenderPool(size=1)
-    pool.warm()
-    yield pool
-    pool.close()
 
 
 def template(source: str, output_format: Format = Format.JSON) -> TemplateSource:

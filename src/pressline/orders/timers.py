@@ -123,15 +123,10 @@ def _intake_batch(conn: Connection, *, now: datetime, billing: FinancialStatus) 
                 return 0
             pending = {row.id: row for row in claimed}  # an order with two timers passes once
             items = repository.items_of_orders(conn, list(pending))
-            changes = []
-            for order in pending.values():
-                if order.fulfillment_status == F.CREATED.value:
-                    change = moves.OrderChange(
-                        conn, order, items[order.id], Actor.SYSTEM, now, billing
-                    )
-                    change.move_order(F.PASSED, _PASSED_INTAKE)
-                    changes.append((change, _PASSED_INTAKE))
-            moves.save_all(changes)
+            passed = (
+                _passed(conn, order, items[order.id], now, billing) for order in pending.values()
+            )
+            moves.save_all([(change, _PASSED_INTAKE) for change in passed if change is not None])
             journal.delete_timers(conn, [row.timer_id for row in claimed])
     except Exception:
         log.exception("intake batch failed; running its timers one by one")
@@ -172,11 +167,21 @@ def _change(
 def _intake(conn: Connection, order: AnyRow, now: datetime, billing: FinancialStatus) -> None:
     """``created → passed``; the hook hands the order to its facility. An order that was
     held, canceled or refused meanwhile is left alone."""
+    change = _passed(conn, order, repository.items_of(conn, order.id), now, billing)
+    if change is not None:
+        change.save(_PASSED_INTAKE)
+
+
+def _passed(
+    conn: Connection, order: AnyRow, items: list[AnyRow], now: datetime, billing: FinancialStatus
+) -> moves.OrderChange | None:
+    """The intake move of one order (``created → passed``), unsaved; None for an order
+    held, canceled or refused meanwhile, which intake leaves alone."""
     if order.fulfillment_status != F.CREATED.value:
-        return
-    change = _change(conn, order, now, billing)
+        return None
+    change = moves.OrderChange(conn, order, items, Actor.SYSTEM, now, billing)
     change.move_order(F.PASSED, _PASSED_INTAKE)
-    change.save(_PASSED_INTAKE)
+    return change
 
 
 def _sandbox_step(conn: Connection, order: AnyRow, now: datetime, billing: FinancialStatus) -> None:

@@ -8,6 +8,7 @@ illegal moves are 409s naming the current status and the allowed next ones.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -246,12 +247,13 @@ def _check_packed(
     """Packages, those stored and those reported (a resent one replaces its stored
     self), hold no more of an item than is left to produce: one 400 naming each line
     that goes past it."""
-    packed: dict[str, int] = {}
     reported = {row["id"] for row in rows}
-    for package in [*(p for p in stored.values() if p.id not in reported), *rows]:
-        items = package["items"] if isinstance(package, dict) else package.items
-        for line in items:
-            packed[line["itemId"]] = packed.get(line["itemId"], 0) + line["quantity"]
+    contents = [p.items for p in stored.values() if p.id not in reported]
+    contents += [row["items"] for row in rows]
+    packed: Counter[str] = Counter()
+    for lines in contents:
+        for line in lines:
+            packed[line["itemId"]] += line["quantity"]
     left = {str(item.id): item.quantity - change.canceled[item.id] for item in change.items}
     errors = [
         FieldError(
