@@ -10,7 +10,9 @@ of its own: someone who knows only a key id cannot spend its owner's quota.
 
 The algorithm is ``limits``' moving window: at most ``q`` requests in any ``w`` seconds,
 the whole quota usable as one burst. Backends: in-process memory (one process), or
-Redis (``PRESSLINE_REDIS_URL``) so every API process shares one count. When Redis cannot
+Redis (``PRESSLINE_REDIS_URL``) so every API process shares one count (each process
+admits a small share on its own and records it in Redis within milliseconds, see
+:class:`RedisBackend`). When Redis cannot
 be reached the request is served unchecked (fail-open), counted, and logged at most once
 per :data:`WARN_EVERY` seconds; after :data:`FAILURES_BEFORE_SKIPPING` failures in a row
 Redis is left alone for :data:`RETRY_AFTER_FAILURE` seconds at a time, so that requests do
@@ -23,7 +25,7 @@ import asyncio
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
@@ -47,10 +49,8 @@ WARN_EVERY = 30.0
 RETRY_AFTER_FAILURE = 1.0
 #: Namespace of every counter in the store (Redis keys start with ``LIMITS:LIMITER/``).
 NAMESPACE = "pressline"
-#: Seconds a Redis window snapshot serves the RateLimit header before it is fetched again.
-STATS_MAX_AGE = 0.1
-#: Snapshots kept per process (one per active key); a bound, reached only by a key flood.
-MAX_SNAPSHOTS = 10_000
+#: Buckets a process keeps its view of (one per active key); reached only by a key flood.
+MAX_COUNTS = 10_000
 #: Seconds between two sweeps of expired entries in the in-memory store.
 EXPIRE_EVERY = 1.0
 #: Redis connections per API process (requests beyond it queue for one).
@@ -164,23 +164,76 @@ class MemoryBackend:
         self._expiry.cancel()
 
 
-@dataclass(slots=True)
-class _Snapshot:
-    """A bucket's window as Redis last reported it, and the hits admitted here since."""
+def local_share(policy: Policy) -> int:
+    """Requests one process may admit for a bucket before Redis hears of them.
 
-    taken: float  # time.monotonic()
-    remaining: int
-    reset_at: float  # time.time() at which the oldest counted request leaves the window
-    admitted_since: int = 0
+    A twentieth of the quota (5 of 100): none at all for quotas under 20, which are
+    counted in Redis request by request.
+    """
+    return policy.quota // 20
+
+
+def headroom(policy: Policy) -> int:
+    """Below this many requests left in the window, every request is counted in Redis first."""
+    return policy.quota // 4
+
+
+def record_every(policy: Policy) -> float:
+    """Seconds after which a process tells Redis what it admitted (a twentieth of the window)."""
+    return policy.window / 20
+
+
+@dataclass(slots=True)
+class _Count:
+    """One bucket as this process sees it: Redis's count when last read, and what came since.
+
+    ``remaining`` and ``reset_at`` are what Redis reported when this process last
+    recorded its requests (at ``recorded_at``); ``unrecorded`` requests were admitted
+    here since, and Redis has not counted them yet. ``denied_until`` is set when Redis
+    refused a request with nothing left in the window: in a moving window nothing leaves
+    before its oldest entry, so until then every request is refused without asking.
+    """
+
+    policy: Policy
+    bucket: str
+    remaining: int = 0
+    reset_at: float = 0.0  # time.time() at which the oldest counted request leaves the window
+    recorded_at: float = -math.inf  # time.monotonic()
+    unrecorded: int = 0
+    denied_until: float = 0.0  # time.time()
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one record at a time
+    flush: asyncio.TimerHandle | None = None  # records the unrecorded ones if no request does
+
+    def admit_here(self, now: float) -> Window | None:
+        """Answer without Redis if this process may, else None (record first)."""
+        policy = self.policy
+        wall = time.time()
+        if wall < self.denied_until:
+            return Window(False, 0, self.denied_until - wall)
+        if now - self.recorded_at >= record_every(policy) and not self.lock.locked():
+            return None  # due: this request records (while one records, others go on here)
+        if self.unrecorded >= local_share(policy):
+            return None
+        if self.remaining - self.unrecorded <= headroom(policy):
+            return None
+        self.unrecorded += 1
+        return Window(True, self.remaining - self.unrecorded, self.reset_at - wall)
 
 
 class RedisBackend:
     """Counts in Redis, shared by every API process that points at it.
 
-    Counting is one round trip per request; the state for the ``RateLimit`` header is a
-    second one, fetched at most every :data:`STATS_MAX_AGE` seconds per key and process
-    and estimated in between from the hits admitted here (the header is advice to the
-    client; the count that admits or refuses is always Redis's own).
+    Asking Redis on every request would cost each one a round trip and some 100 µs of
+    client CPU (docs/adr/0007). So each process admits a little on its own and tells
+    Redis soon after, within the bounds of :func:`local_share`, :func:`headroom` and
+    :func:`record_every`: while Redis last reported more than a quarter of the quota
+    left, a process admits up to a twentieth of the quota on its own, and records them
+    in one hit of ``limits``' moving window (``cost`` = their number, plus the request
+    that records) at the latest a twentieth of the window later, then reads the window
+    back. Near the limit, and for quotas under 20, every request is counted in Redis
+    before it is admitted, so refusals come from Redis's own count. What this trades:
+    with N processes, a window can admit up to N x (quota / 20) more than the quota, when
+    the processes' views are stale at the same moment.
 
     Timeouts are short (``timeout`` seconds per command, no client retries): an
     unreachable Redis must cost a request milliseconds, not seconds.
@@ -190,7 +243,9 @@ class RedisBackend:
 
     def __init__(self, url: str, *, timeout: float) -> None:
         connect_timeout = max(timeout, CONNECT_TIMEOUT)
-        self._deadline = connect_timeout + 2 * timeout  # a hit: maybe a connect, two commands
+        # A record: maybe a connect, and up to four commands (hit, window, and the rare
+        # split hit of a refused record).
+        self._deadline = connect_timeout + 4 * timeout
         # Blocking: a burst beyond the pool waits (briefly) for a connection, not an error.
         self._pool = BlockingConnectionPool.from_url(
             url,
@@ -207,32 +262,74 @@ class RedisBackend:
         )
         self._storage = storage
         self._limiter = AsyncMovingWindow(storage)
-        self._snapshots: dict[str, _Snapshot] = {}
+        self._counts: dict[str, _Count] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
 
     async def hit(self, policy: Policy, bucket: str) -> Window:
+        count = self._count(policy, bucket)
+        window = count.admit_here(time.monotonic())
+        if window is not None:
+            if count.unrecorded and count.flush is None:
+                loop = asyncio.get_running_loop()
+                count.flush = loop.call_later(record_every(policy), self._flush, count)
+            return window
         try:
-            async with asyncio.timeout(self._deadline):
-                admitted = await self._limiter.hit(policy.item, NAMESPACE, bucket)
-                snapshot = await self._snapshot(policy, bucket, counted=admitted)
+            async with asyncio.timeout(self._deadline), count.lock:
+                # The record this one waited for may have made room here.
+                window = count.admit_here(time.monotonic())
+                if window is None:
+                    window = await self._record(count, request=True)
         except Exception as exc:  # whatever breaks in the store, the request is served
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if admitted:
-            snapshot.admitted_since += 1
-        remaining = 0 if not admitted else snapshot.remaining - snapshot.admitted_since
-        return Window(admitted, max(remaining, 0), snapshot.reset_at - time.time())
+        return window
 
-    async def _snapshot(self, policy: Policy, bucket: str, *, counted: bool) -> _Snapshot:
+    def _count(self, policy: Policy, bucket: str) -> _Count:
         key = f"{bucket}/{policy.quota}/{policy.window}"
-        snapshot = self._snapshots.get(key)
-        now = time.monotonic()
-        if snapshot is None or now - snapshot.taken > STATS_MAX_AGE:
-            stats = await self._limiter.get_window_stats(policy.item, NAMESPACE, bucket)
-            # Taken after this request's hit, which (if admitted) ``remaining`` already counts.
-            snapshot = _Snapshot(now, stats.remaining + counted, stats.reset_time)
-            if len(self._snapshots) >= MAX_SNAPSHOTS:
-                self._snapshots.clear()
-            self._snapshots[key] = snapshot
-        return snapshot
+        count = self._counts.get(key)
+        if count is None:
+            if len(self._counts) >= MAX_COUNTS:
+                self._counts.clear()
+            count = self._counts[key] = _Count(policy, bucket)
+        return count
+
+    async def _record(self, count: _Count, *, request: bool) -> Window:
+        """Tell Redis what this process admitted (and ask for this ``request``), read the window.
+
+        Called with ``count.lock`` held. The unrecorded requests are taken first: if
+        Redis fails now, they are lost to the shared count, like the ones served open.
+        """
+        served, count.unrecorded = count.unrecorded, 0
+        if count.flush is not None:
+            count.flush.cancel()
+            count.flush = None
+        item, bucket, hit = count.policy.item, count.bucket, self._limiter.hit
+        admitted = await hit(item, NAMESPACE, bucket, cost=served + request)
+        # Refused with some served here: they may fit, and then this one too. Rare: only
+        # when other processes took what this one last saw left.
+        if not admitted and request and served and await hit(item, NAMESPACE, bucket, cost=served):
+            admitted = await hit(item, NAMESPACE, bucket)
+        stats = await self._limiter.get_window_stats(item, NAMESPACE, bucket)
+        count.remaining, count.reset_at = stats.remaining, stats.reset_time
+        count.recorded_at = time.monotonic()
+        if request and not admitted and stats.remaining <= 0:
+            count.denied_until = stats.reset_time
+        remaining = stats.remaining - count.unrecorded if admitted else 0
+        return Window(admitted, max(remaining, 0), stats.reset_time - time.time())
+
+    def _flush(self, count: _Count) -> None:
+        """Record what was admitted here, now that no request has done it for a while."""
+        count.flush = None
+        task = asyncio.ensure_future(self._flush_now(count))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush_now(self, count: _Count) -> None:
+        try:
+            async with asyncio.timeout(self._deadline), count.lock:
+                if count.unrecorded:
+                    await self._record(count, request=False)
+        except Exception as exc:  # the next request's own check reports an outage
+            log.debug("rate_limit_flush_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def ping(self) -> bool:
         try:
@@ -242,6 +339,14 @@ class RedisBackend:
             return False
 
     async def aclose(self) -> None:
+        """Record what is still unrecorded (best effort), then close the connections."""
+        for count in list(self._counts.values()):
+            if count.flush is not None:
+                count.flush.cancel()
+                count.flush = None
+                await self._flush_now(count)
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
         await self._pool.disconnect()
 
 

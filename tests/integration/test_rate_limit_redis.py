@@ -17,14 +17,24 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from fastapi import FastAPI
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 from structlog.testing import capture_logs
 
 from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database
 from pressline.metrics import Metrics
-from pressline.ratelimit import FAILURES_BEFORE_SKIPPING, RETRY_AFTER_FAILURE
+from pressline.ratelimit import (
+    FAILURES_BEFORE_SKIPPING,
+    NAMESPACE,
+    RETRY_AFTER_FAILURE,
+    Policy,
+    local_share,
+    record_every,
+)
 from tests.api.test_rate_limit import RATE_LIMIT
 from tests.conftest import Caller
 from tests.support.redisserver import RedisServer
@@ -134,6 +144,65 @@ def test_two_applications_on_one_redis_share_one_quota(
     assert statuses(responses) == {404: 100, 429: 50}
     admitted_by = Counter(i % 2 for i, r in enumerate(responses) if r.status_code == 404)
     assert admitted_by[0] > 0 and admitted_by[1] > 0  # both "processes" served some
+
+
+def counted_in_redis(redis_url: str, policy: Policy, caller: Caller) -> int:
+    """How many requests of ``caller``'s key Redis holds in the current window."""
+    limiter = MovingWindowRateLimiter(RedisStorage(redis_url))
+    key_id = caller.api_key.split(":")[0]
+    return policy.quota - limiter.get_window_stats(policy.item, NAMESPACE, key_id).remaining
+
+
+def script_calls(redis_url: str) -> int:
+    """Lua script calls Redis has answered so far (every count and window read is one)."""
+    stats = redis.Redis.from_url(redis_url).info("commandstats")
+    return sum(
+        int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+
+
+def test_far_from_the_limit_most_requests_cost_no_redis_call_and_redis_counts_them_all(
+    database: Database, redis_server: RedisServer, caller: Caller
+) -> None:
+    """A process admits a share on its own and records it in one hit: 200 requests, each
+    counted in Redis exactly once, in a small fraction of the round trips."""
+    policy = Policy.parse("1000 per 10 seconds")  # a long window: the count is still there
+    app = redis_app(database, redis_server.url, rate_limit="1000 per 10 seconds")
+    _authenticate(caller)
+    calls_before = script_calls(redis_server.url)
+
+    async def scenario() -> list[Any]:
+        async with serving(app) as client:
+            return await concurrently([get(client, caller) for _ in range(200)])
+
+    responses = asyncio.run(scenario())
+    assert statuses(responses) == {404: 200}
+    assert counted_in_redis(redis_server.url, policy, caller) == 200
+    calls = script_calls(redis_server.url) - calls_before
+    # One request at a time would be 200 hits and some window reads. A record (a hit
+    # and a read) covers up to local_share requests: 50 here.
+    assert calls <= 2 * (200 // local_share(policy) + 4), calls
+
+
+def test_requests_admitted_on_their_own_reach_redis_without_another_request(
+    database: Database, redis_server: RedisServer, caller: Caller
+) -> None:
+    """The other processes see them within a twentieth of the window, not at the next request."""
+    policy = Policy.parse("1000 per 10 seconds")
+    app = redis_app(database, redis_server.url, rate_limit="1000 per 10 seconds")
+    _authenticate(caller)
+
+    async def scenario() -> tuple[int, int]:
+        async with serving(app) as client:
+            for _ in range(4):  # the first records itself; the other three are admitted here
+                assert (await get(client, caller)).status_code == 404
+            before = counted_in_redis(redis_server.url, policy, caller)
+            await asyncio.sleep(record_every(policy) + 0.3)
+            return before, counted_in_redis(redis_server.url, policy, caller)
+
+    before, after = asyncio.run(scenario())
+    assert before == 1
+    assert after == 4
 
 
 def test_two_applications_in_memory_would_each_admit_a_full_quota(
@@ -250,7 +319,12 @@ def test_readyz_includes_redis_and_names_it_when_it_is_down(
 def test_after_an_outage_the_limit_is_enforced_again_once_redis_is_back(
     database: Database, caller: Caller, tmp_path: Any
 ) -> None:
-    """Fail-open is for the outage only: when Redis answers again, 429s come back."""
+    """Fail-open is for the outage only: when Redis answers again, 429s come back.
+
+    A window Redis reported full stays full until its oldest request leaves it (a moving
+    window), so right after the first burst the process refuses without asking Redis,
+    outage or not. Once that window is over, the outage shows: requests are served.
+    """
     with RedisServer(tmp_path / "redis") as redis:
         app = redis_app(database, redis.url, rate_limit="20/second")
         _authenticate(caller)
@@ -258,19 +332,22 @@ def test_after_an_outage_the_limit_is_enforced_again_once_redis_is_back(
         async def burst(client: httpx.AsyncClient) -> Counter[int]:
             return statuses(await concurrently([get(client, caller) for _ in range(40)]))
 
-        async def scenario() -> tuple[Counter[int], Counter[int], Counter[int]]:
+        async def scenario() -> list[Counter[int]]:
             async with serving(app) as client:
                 before = await burst(client)
                 recover = redis.outage()
+                still_full = await burst(client)
+                await asyncio.sleep(1.1)  # the full window is over
                 during = await burst(client)
                 recover()
                 await asyncio.sleep(RETRY_AFTER_FAILURE + 1.1)  # the skip and the window end
                 after = await burst(client)
-                return before, during, after
+                return [before, still_full, during, after]
 
         with capture_logs() as logs:
-            before, during, after = asyncio.run(scenario())
+            before, still_full, during, after = asyncio.run(scenario())
     assert before == {404: 20, 429: 20}
+    assert still_full == {429: 40}  # known full: refused without Redis
     assert during == {404: 40}  # served unchecked, never 500
     assert after == {404: 20, 429: 20}  # enforced again
     events = [line["event"] for line in logs if line["event"].startswith("rate_limit_backend")]
