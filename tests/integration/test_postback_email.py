@@ -6,6 +6,8 @@ import email
 import email.policy
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -17,6 +19,8 @@ from starlette.testclient import TestClient
 from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.postbacks.events import EventType
+from pressline.postbacks.schedule import Outcome
+from pressline.postbacks.sending import Sender
 from pressline.worker import DeliveryWorker
 from tests.support.postbacks import FixedRandom, Shop, new_shop
 
@@ -156,3 +160,54 @@ def test_an_email_template_writes_an_html_mail(
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     assert message.get_content_type() == "text/html"
     assert "Your order mail-&lt;2&gt; &amp; friends shipped." in message.get_content()
+
+
+class DrippingMailServer:
+    """Greets with a multi-line 220 reply, one line every 0.2 s for ``seconds``: each
+    read gets its line well within a read timeout, so only a deadline ends the wait."""
+
+    def __init__(self, seconds: float = 8.0) -> None:
+        self._seconds = seconds
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self._listener.accept()
+        try:
+            ends = time.monotonic() + self._seconds
+            while time.monotonic() < ends and not self._stop.wait(0.2):
+                conn.sendall(b"220-still greeting\r\n")
+            conn.sendall(b"220 ready\r\n")
+        except OSError:
+            pass  # the client gave up: what the test wants
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._listener.close()
+
+
+def test_a_mail_server_dripping_its_greeting_is_cut_off_at_the_timeout() -> None:
+    server = DrippingMailServer()
+    settings = Settings(
+        smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls=False,
+        smtp_from="postbacks@pressline.test", postback_timeout_seconds=1,
+    )  # fmt: skip
+    sender = Sender(settings)
+    started = time.monotonic()
+    try:
+        result = sender.send_email(
+            to="orders@shop.example", subject="s", body="b", content_type="text/plain",
+            message_id="evt-1",
+        )  # fmt: skip
+    finally:
+        sender.close()
+        server.close()
+    assert time.monotonic() - started < 4  # not the eight seconds of greeting
+    assert result.outcome is Outcome.RETRY
+    assert result.error == "SMTP: timeout: no answer within 1 s"

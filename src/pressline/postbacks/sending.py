@@ -56,8 +56,9 @@ def _elapsed_ms(started: float) -> int:
 
 class _Deadline:
     """Cuts an attempt's connection off once ``seconds`` have passed, whatever it is
-    waiting for. It learns the sockets through httpx's ``trace`` extension and shuts
-    them down from a timer thread; the blocked read then fails at once."""
+    waiting for. It learns the sockets through httpx's ``trace`` extension (or from
+    :class:`_SMTP`) and shuts them down from a timer thread; the blocked read then fails
+    at once."""
 
     _OPENED = ("connection.connect_tcp.complete", "connection.start_tls.complete")
 
@@ -71,7 +72,9 @@ class _Deadline:
     def trace(self, event: str, info: Mapping[str, Any]) -> None:
         if event not in self._OPENED:
             return
-        sock = info["return_value"].get_extra_info("socket")
+        self.watch(info["return_value"].get_extra_info("socket"))
+
+    def watch(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
             if self.expired:
@@ -101,6 +104,24 @@ def _shut(sock: socket.socket) -> None:
     # down the TLS state a read in another thread is using.
     with contextlib.suppress(OSError):  # already closed
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _SMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` that hands its socket to a deadline as soon as it is connected.
+
+    ``smtplib``'s timeout bounds each read only: a mail server sending its greeting a
+    line at a time would hold the worker as long as it liked. The socket is opened by
+    the constructor, which also reads that greeting, hence the hook in ``_get_socket``.
+    """
+
+    def __init__(self, host: str, port: int, *, timeout: float, deadline: _Deadline) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock
 
 
 class Sender:
@@ -210,11 +231,16 @@ class Sender:
             message.set_content(body, subtype=subtype, charset="utf-8")
         except (ValueError, TypeError) as exc:
             return AttemptResult(Outcome.RETRY, error=f"e-mail not built: {exc}")
+        timeout = settings.postback_timeout_seconds
+        deadline = _Deadline(timeout)
         started = time.monotonic()
         try:
-            with smtplib.SMTP(
-                settings.smtp_host, settings.smtp_port, timeout=settings.postback_timeout_seconds
-            ) as smtp:
+            with (
+                deadline,
+                _SMTP(
+                    settings.smtp_host, settings.smtp_port, timeout=timeout, deadline=deadline
+                ) as smtp,
+            ):
                 if settings.smtp_starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if settings.smtp_username:
@@ -224,8 +250,9 @@ class Sender:
                     )
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
+            error = f"timeout: no answer within {timeout:g} s" if deadline.expired else f"{exc!r}"
             return AttemptResult(
-                Outcome.RETRY, latency_ms=_elapsed_ms(started), error=f"SMTP: {exc!r}"
+                Outcome.RETRY, latency_ms=_elapsed_ms(started), error=f"SMTP: {error}"
             )
         return AttemptResult(
             Outcome.DELIVERED, latency_ms=_elapsed_ms(started), response_excerpt="accepted"
