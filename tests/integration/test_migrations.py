@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -25,6 +26,7 @@ from pressline.db import create_engines, metadata, utcnow
 from pressline.migrate import alembic_config, upgrade
 from tests.conftest import BACKENDS
 from tests.support.pg_fixtures import postgres_url
+from tests.support.pgcluster import PostgresCluster
 
 
 @pytest.fixture(params=BACKENDS)
@@ -130,5 +132,34 @@ def test_the_migrate_command_upgrades_a_database(fresh_engine: Engine) -> None:
     engine = create_engine(url)
     try:
         assert schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def _body_compression(engine: Engine) -> set[str]:
+    """How PostgreSQL compresses the request log's bodies: 'l' lz4, '' the default."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'request_log'::regclass"
+            " AND attname IN ('request_body', 'transformed_request', 'response_body')"
+        )
+        return {row[0] for row in rows}
+
+
+@pytest.mark.postgres
+def test_request_log_bodies_are_compressed_with_lz4_on_postgresql(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    engine = create_engine(postgres_url(postgres_cluster, "tests_migrations_lz4"))
+    try:
+        upgrade(engine)
+        assert _body_compression(engine) == {"l"}
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0009")
+        assert _body_compression(engine) == {""}
+        upgrade(engine)
+        assert _body_compression(engine) == {"l"}
     finally:
         engine.dispose()
