@@ -339,14 +339,18 @@ class RedisBackend:
             return False
 
     async def aclose(self) -> None:
-        """Record what is still unrecorded (best effort), then close the connections."""
-        for count in list(self._counts.values()):
+        """Record what is still unrecorded (best effort, one deadline for all of it: a
+        process stopping while Redis is away must not wait once per key), then close."""
+        flushes = list(self._flushing)
+        for count in self._counts.values():
             if count.flush is not None:
                 count.flush.cancel()
                 count.flush = None
-                await self._flush_now(count)
-        if self._flushing:
-            await asyncio.gather(*self._flushing, return_exceptions=True)
+                flushes.append(asyncio.ensure_future(self._flush_now(count)))
+        if flushes:
+            _done, late = await asyncio.wait(flushes, timeout=self._deadline)
+            for task in late:
+                task.cancel()
         await self._pool.disconnect()
 
 
