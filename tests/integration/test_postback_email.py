@@ -6,7 +6,6 @@ import email
 import email.policy
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,6 +21,7 @@ from pressline.postbacks.events import EventType
 from pressline.postbacks.schedule import Outcome
 from pressline.postbacks.sending import Sender
 from pressline.worker import DeliveryWorker
+from tests.support.dripping import DrippingServer
 from tests.support.postbacks import FixedRandom, Shop, new_shop
 
 
@@ -162,38 +162,11 @@ def test_an_email_template_writes_an_html_mail(
     assert "Your order mail-&lt;2&gt; &amp; friends shipped." in message.get_content()
 
 
-class DrippingMailServer:
-    """Greets with a multi-line 220 reply, one line every 0.2 s for ``seconds``: each
-    read gets its line well within a read timeout, so only a deadline ends the wait."""
-
-    def __init__(self, seconds: float = 8.0) -> None:
-        self._seconds = seconds
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        conn, _ = self._listener.accept()
-        try:
-            ends = time.monotonic() + self._seconds
-            while time.monotonic() < ends and not self._stop.wait(0.2):
-                conn.sendall(b"220-still greeting\r\n")
-            conn.sendall(b"220 ready\r\n")
-        except OSError:
-            pass  # the client gave up: what the test wants
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self._listener.close()
-
-
 def test_a_mail_server_dripping_its_greeting_is_cut_off_at_the_timeout() -> None:
-    server = DrippingMailServer()
+    server = DrippingServer(  # a multi-line greeting that takes eight seconds
+        first=b"220-hello\r\n", line=b"220-still greeting\r\n", last=b"220 ready\r\n",
+        read_request=False,
+    )  # fmt: skip
     settings = Settings(
         smtp_host="127.0.0.1", smtp_port=server.port, smtp_starttls=False,
         smtp_from="postbacks@pressline.test", postback_timeout_seconds=1,

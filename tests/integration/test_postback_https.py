@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from pressline.config import Settings
 from pressline.postbacks.schedule import Outcome
 from pressline.postbacks.sending import Sender
+from tests.support.dripping import DrippingServer
 from tests.support.receiver import Receiver, running_receiver
 
 
@@ -114,45 +115,6 @@ def test_a_certificate_for_another_name_is_a_failed_attempt(
     assert receiver.requests == []
 
 
-class DrippingReceiver:
-    """Answers ``200`` and then a header line every 0.2 s for ``seconds``: each read
-    gets data well within any read timeout, yet the answer never ends in time."""
-
-    def __init__(self, tls: ssl.SSLContext | None, seconds: float = 8.0) -> None:
-        import socket
-        import threading
-
-        self._tls, self._seconds = tls, seconds
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        import time
-
-        conn, _ = self._listener.accept()
-        try:
-            if self._tls is not None:
-                conn = self._tls.wrap_socket(conn, server_side=True)
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\n")
-            ends = time.monotonic() + self._seconds
-            while time.monotonic() < ends and not self._stop.wait(0.2):
-                conn.sendall(b"X-Drip: a\r\n")
-            conn.sendall(b"Content-Length: 0\r\n\r\n")
-        except OSError:
-            pass  # the client gave up: what the test wants
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self._listener.close()
-
-
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_a_receiver_dripping_its_answer_is_cut_off_at_the_timeout(
     tmp_path: Path, tls: bool
@@ -164,7 +126,10 @@ def test_a_receiver_dripping_its_answer_is_cut_off_at_the_timeout(
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-    receiver = DrippingReceiver(context)
+    receiver = DrippingServer(
+        first=b"HTTP/1.1 200 OK\r\n", line=b"X-Drip: a\r\n", last=b"Content-Length: 0\r\n\r\n",
+        read_request=True, tls=context,
+    )  # fmt: skip
     settings = Settings(
         postback_allowed_networks=["127.0.0.0/8"], postback_allow_http=True,
         postback_timeout_seconds=1,
