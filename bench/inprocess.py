@@ -13,7 +13,8 @@ per second through ``created → passed`` and the hand-off).
 
 ``--idempotency`` adds submits with an ``Idempotency-Key`` and their replays; with
 ``--rounds N`` submit, keyed submit and replay alternate N times and the medians are
-printed, which evens out a busy machine's drift.
+printed, which evens out a busy machine's drift. ``--read-rounds N`` does the same for
+get and search, over the same orders.
 """
 
 from __future__ import annotations
@@ -101,7 +102,14 @@ async def _measure(
     return bodies
 
 
-async def main(url: str, requests: int, *, idempotency: bool = False, rounds: int = 1) -> None:
+async def main(
+    url: str,
+    requests: int,
+    *,
+    idempotency: bool = False,
+    rounds: int = 1,
+    read_rounds: int = 1,
+) -> None:
     db = Database(url)
     upgrade(db.write_engine)
     reference = f"bench-{uuid.uuid4().hex[:8]}"
@@ -122,9 +130,24 @@ async def main(url: str, requests: int, *, idempotency: bool = False, rounds: in
     await asyncio.to_thread(_intake, db, requests)
     if idempotency:
         await _keyed_rounds(app, base, key, order, requests, rounds, rates)
-    await _measure("get", requests, lambda i: _call(app, "GET", f"{base}/{ids[i]}", b"", key))
-    await _measure("search", requests, lambda i: _call(app, "POST", f"{base}/search", search, key))
+    reads: dict[str, list[float]] = {}
+    for _ in range(read_rounds):
+        await _measure(
+            "get", requests, lambda i: _call(app, "GET", f"{base}/{ids[i]}", b"", key), rates=reads
+        )
+        await _measure(
+            "search", requests, lambda i: _call(app, "POST", f"{base}/search", search, key),
+            rates=reads,
+        )  # fmt: skip
+    _print_medians(reads)
     db.close()
+
+
+def _print_medians(rates: dict[str, list[float]]) -> None:
+    """Each scenario's median rate, when it ran more than once."""
+    for name, values in rates.items():
+        if len(values) > 1:
+            print(f"median {name:12s} {statistics.median(values):8,.0f}/s over {len(values)}")
 
 
 def _intake(db: Database, orders: int) -> None:
@@ -157,9 +180,7 @@ async def _keyed_rounds(
             ]
             await _measure("submit", requests, _submits(app, base, plain, key), rates=rates)
         await _keyed_submits(app, base, key, order, requests, f"k{round_}", rates)
-    if rounds > 1:
-        for name, values in rates.items():
-            print(f"median {name:12s} {statistics.median(values):8,.0f}/s over {len(values)}")
+    _print_medians(rates)
 
 
 def _submits(app: Any, base: str, payloads: list[bytes], key: str) -> Call:
@@ -200,6 +221,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rounds", type=int, default=1, help="with --idempotency: alternate this many times"
     )
+    parser.add_argument(
+        "--read-rounds", type=int, default=1, help="alternate get and search this many times"
+    )
     options = parser.parse_args()
     # As `pressline serve` at its default level would, minus the access lines: the
     # figure is the application's work, not a terminal's.
@@ -207,5 +231,11 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as scratch:
         url = options.url or f"sqlite:///{Path(scratch) / 'inprocess.db'}"
         asyncio.run(
-            main(url, options.requests, idempotency=options.idempotency, rounds=options.rounds)
+            main(
+                url,
+                options.requests,
+                idempotency=options.idempotency,
+                rounds=options.rounds,
+                read_rounds=options.read_rounds,
+            )
         )

@@ -4,7 +4,7 @@ Database code is synchronous SQLAlchemy Core everywhere (docs/adr/0001). The asy
 HTTP edge reaches it through :class:`Database`:
 
 * ``await db.read(fn)`` runs ``fn(conn)`` on a worker thread with an autocommit
-  connection (one statement, one round trip, no BEGIN/ROLLBACK).
+  connection (each statement one round trip, no BEGIN/ROLLBACK, no pre-ping).
 * ``await db.write(fn)`` queues ``fn`` for the single writer thread, which commits
   concurrent writes together (group commit) and answers each caller only after
   its commit: a 2xx is never sent for an uncommitted order (reliability.md 19).
@@ -139,11 +139,18 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
 
 
 def _postgresql_session(dbapi_conn: Any, _record: object) -> None:
-    """A 2xx means the order is on disk, whatever the server's or database's default."""
+    """A 2xx means the order is on disk, whatever the server's or database's default.
+
+    Times come back in UTC: psycopg then gives them Python's own UTC, which
+    :class:`UTCDateTime` keeps as they are. In any other session time zone, even
+    ``Etc/UTC``, every time read was converted twice (to that zone by psycopg, back to
+    UTC by :class:`UTCDateTime`): three per search result.
+    """
     autocommit = dbapi_conn.autocommit
     dbapi_conn.autocommit = True  # a SET inside a transaction is undone by its rollback
     cursor = dbapi_conn.cursor()
     cursor.execute("SET synchronous_commit TO on")
+    cursor.execute("SET TIME ZONE 'UTC'")
     cursor.close()
     dbapi_conn.autocommit = autocommit
 

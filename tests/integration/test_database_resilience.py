@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,17 @@ def test_a_failed_statement_does_not_carry_its_values_into_logs(tmp_path: Path) 
         db.close()
     assert "UNIQUE" in str(caught.value)
     assert "TOPSECRET" not in str(caught.value)
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_read_times_in_pythons_own_utc(pg_database: Database) -> None:
+    """A session in UTC hands times over as they are; any other zone (even ``Etc/UTC``)
+    made every time read convert twice."""
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    for engine in (pg_database.read_engine, pg_database.write_engine):
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW TIME ZONE").scalar() == "UTC"
+            read = conn.execute(text("SELECT CAST(:moment AS timestamptz)"), {"moment": moment})
+            value = read.scalar_one()
+        assert value == moment
+        assert value.tzinfo is UTC

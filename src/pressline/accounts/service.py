@@ -192,7 +192,15 @@ def check_key(record: KeyRecord | None, *, secret: str, prefix: str, now: dateti
 
 def authenticate(conn: Connection, *, credentials: keys.Credentials, now: datetime) -> Principal:
     """Look up and check the presented key; remember it for the edge (``known_keys``)."""
-    record = repository.find_key(conn, credentials.key)
+    return admit(conn, repository.find_key(conn, credentials.key), credentials=credentials, now=now)
+
+
+def admit(
+    conn: Connection, record: KeyRecord | None, *, credentials: keys.Credentials, now: datetime
+) -> Principal:
+    """``authenticate`` for a key record the caller read itself, in the same statement as
+    what the request reads (``repository.KEY_COLUMNS``): nothing of that read may be used
+    unless this returns."""
     principal = check_key(record, secret=credentials.secret, prefix=credentials.prefix, now=now)
     assert record is not None  # check_key refuses a missing record
     known_keys.remember(credentials.key, record)

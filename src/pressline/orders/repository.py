@@ -21,11 +21,21 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pressline.accounts.repository import (
+    KEY_COLUMNS,
+    KEY_CUSTOMER_ID,
+    KEY_FROM,
+    KEY_MATCHES,
+    KeyRecord,
+    find_key,
+    key_record,
+)
 from pressline.db import AnyRow, UTCDateTime, update_each
 from pressline.orders.tables import order_items, orders
 
@@ -53,11 +63,13 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _where(by_id: bool) -> Any:
-    """The order the path names: by Pressline id (a UUID) or by the customer's reference."""
+def _where(by_id: bool, customer: Any = None) -> Any:
+    """The order the path names: by Pressline id (a UUID) or by the customer's reference;
+    the customer is ``:customer_id`` unless given (an expression)."""
     by_reference = orders.c.order_reference_id == bindparam("order_key")
     match = or_(orders.c.id == bindparam("order_id"), by_reference) if by_id else by_reference
-    return and_(orders.c.customer_id == bindparam("customer_id"), match)
+    owner = bindparam("customer_id") if customer is None else customer
+    return and_(orders.c.customer_id == owner, match)
 
 
 # Statements are built once: constructing one costs several times more than running it.
@@ -66,6 +78,19 @@ _FETCH = {
     by_id: select(orders, *_ITEM_COLUMNS)
     .select_from(orders.outerjoin(order_items))
     .where(_where(by_id))
+    .order_by(orders.c.id, order_items.c.position)
+    for by_id in (False, True)
+}
+#: ``_FETCH`` behind the presented key: the key's columns (``KEY_COLUMNS``) and its
+#: customer's order, one row with NULL order columns when that customer has no such order.
+_FETCH_AS = {
+    by_id: select(*KEY_COLUMNS, orders, *_ITEM_COLUMNS)
+    .select_from(
+        KEY_FROM.outerjoin(orders, _where(by_id, KEY_CUSTOMER_ID)).outerjoin(
+            order_items, order_items.c.order_id == orders.c.id
+        )
+    )
+    .where(KEY_MATCHES)
     .order_by(orders.c.id, order_items.c.position)
     for by_id in (False, True)
 }
@@ -83,8 +108,10 @@ _INSERT_ORDER = {
 _INSERT_ITEMS = insert(order_items)
 
 
-def _key_params(customer_id: uuid.UUID, order_key: str) -> tuple[bool, dict[str, Any]]:
-    params: dict[str, Any] = {"customer_id": customer_id, "order_key": order_key}
+def _key_params(customer_id: uuid.UUID | None, order_key: str) -> tuple[bool, dict[str, Any]]:
+    params: dict[str, Any] = {"order_key": order_key}
+    if customer_id is not None:
+        params["customer_id"] = customer_id
     try:
         params["order_id"] = uuid.UUID(order_key)
     except ValueError:
@@ -121,7 +148,37 @@ def fetch_order(
 ) -> tuple[OrderRow, list[OrderRow]] | None:
     """The order with its items in one round trip (LEFT JOIN), or None."""
     by_id, params = _key_params(customer_id, order_key)
-    rows = conn.execute(_FETCH[by_id], params).all()
+    return _order_and_items(conn.execute(_FETCH[by_id], params).all(), order_key)
+
+
+def fetch_order_as(
+    conn: Connection, key: str, order_key: str
+) -> tuple[KeyRecord | None, tuple[OrderRow, list[OrderRow]] | None]:
+    """The presented key's record, and the order of the key's customer with its items:
+    authentication and the order in one round trip. The order is for the caller to
+    use once the record passes ``accounts.service.admit``, never before.
+
+    SQLite has no round trips to save, and there the two plain statements cost less
+    than the joined one: it reads the key, then the order."""
+    if conn.dialect.name == "sqlite":
+        record = find_key(conn, key)
+        if record is None:
+            return None, None
+        return record, fetch_order(conn, record.principal.customer_id, order_key)
+    by_id, params = _key_params(None, order_key)
+    params["key"] = key
+    rows = conn.execute(_FETCH_AS[by_id], params).all()
+    if not rows:
+        return None, None
+    record = key_record(rows[0])
+    if rows[0].id is None:  # the key's customer has no such order
+        return record, None
+    return record, _order_and_items(rows, order_key)
+
+
+def _order_and_items(
+    rows: Sequence[OrderRow], order_key: str
+) -> tuple[OrderRow, list[OrderRow]] | None:
     head = _pick(rows, order_key)
     if head is None:
         return None
@@ -209,14 +266,16 @@ _LIST_FILTERS = {
 MAX_RANGES = 20
 
 
-def _filtered(query: Select[Any], filters: frozenset[str], ranged: str | None) -> Select[Any]:
+def _filtered(
+    query: Select[Any], filters: frozenset[str], ranged: str | None, customer: Any
+) -> Select[Any]:
     """The customer's orders passing every filter but the ``ranged`` one.
 
     Beside a ranged filter, the others test an expression (``country || ''``) that no
     index serves: a planner cannot tell which of two equalities is rarer and might
     take the other one's index, then sort every match (SQLite did).
     """
-    query = query.where(orders.c.customer_id == bindparam("customer_id"))
+    query = query.where(orders.c.customer_id == customer)
     for name, column in _LIST_FILTERS.items():
         if name in filters and name != ranged:
             tested = column if ranged is None else column.concat(literal_column("''"))
@@ -229,7 +288,9 @@ def _filtered(query: Select[Any], filters: frozenset[str], ranged: str | None) -
 
 
 @lru_cache(maxsize=256)
-def _search_statement(filters: frozenset[str], ranges_of: str | None, ranges: int) -> Select[Any]:
+def _search_statement(
+    filters: frozenset[str], ranges_of: str | None, ranges: int, *, as_key: bool = False
+) -> Select[Any]:
     """One statement per shape of search, built on first use.
 
     ``customer = ? AND country IN (…) ORDER BY created_at DESC LIMIT 50`` lets a planner
@@ -238,13 +299,18 @@ def _search_statement(filters: frozenset[str], ranges_of: str | None, ranges: in
     1M orders). So one list filter (``ranges_of``) is searched as one range per value of
     its (customer, value, created_at) index, each stopping after ``window`` rows, and
     the ranges are merged: the cost follows the page size, not the table's.
+
+    ``as_key``: behind the presented key (``:key``), in one round trip: the page of the
+    key's customer, beside the key's columns (``KEY_COLUMNS``); one row with NULL order
+    columns when the page is empty.
     """
+    customer = KEY_CUSTOMER_ID if as_key else bindparam("customer_id")
     if ranges_of is None:
-        merged = _filtered(select(*_SUMMARY_COLUMNS), filters, None).subquery()
+        merged = _filtered(select(*_SUMMARY_COLUMNS), filters, None, customer).subquery()
     else:
         column = _LIST_FILTERS[ranges_of]
         parts = [
-            _filtered(select(*_SUMMARY_COLUMNS), filters, ranges_of)
+            _filtered(select(*_SUMMARY_COLUMNS), filters, ranges_of, customer)
             .where(column == bindparam(f"{ranges_of}_{index}"))
             .order_by(orders.c.created_at.desc(), orders.c.id.desc())
             .limit(bindparam("window"))
@@ -252,11 +318,20 @@ def _search_statement(filters: frozenset[str], ranges_of: str | None, ranges: in
             for index in range(ranges)
         ]
         merged = union_all(*(select(part) for part in parts)).subquery()
-    return (
+    page = (
         select(*merged.c)
         .order_by(merged.c.created_at.desc(), merged.c.id.desc())
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
+    )
+    if not as_key:
+        return page
+    paged = page.subquery()
+    return (
+        select(*paged.c, *KEY_COLUMNS)
+        .select_from(KEY_FROM.outerjoin(paged, true()))
+        .where(KEY_MATCHES)
+        .order_by(paged.c.created_at.desc(), paged.c.id.desc())
     )
 
 
@@ -277,8 +352,9 @@ def _reported_window(
 
 def search_orders(
     conn: Connection,
-    customer_id: uuid.UUID,
+    customer_id: uuid.UUID | None,
     *,
+    key: str | None = None,
     fulfillment_statuses: Sequence[str],
     financial_statuses: Sequence[str],
     references: Sequence[str],
@@ -288,7 +364,11 @@ def search_orders(
     limit: int,
     offset: int,
 ) -> list[OrderRow]:
-    """Newest first; each filter is served by an index leading with customer_id."""
+    """Newest first; each filter is served by an index leading with customer_id.
+
+    With ``key`` (and no ``customer_id``), the search behind that key, in one statement
+    (see :func:`search_orders_as`).
+    """
     lists = {
         "references": list(references),
         "statuses": list(fulfillment_statuses),
@@ -311,10 +391,31 @@ def search_orders(
         "offset": offset,
         "window": offset + limit,
     }
+    if key is not None:
+        params["key"] = key
     ranges = 0
     if ranges_of is not None:
         values = list(dict.fromkeys(lists[ranges_of]))  # a repeated value is one range
         ranges = len(values)
         params.update({f"{ranges_of}_{index}": value for index, value in enumerate(values)})
-    statement = _search_statement(filters, ranges_of, ranges)
-    return list(conn.execute(statement, params))
+    statement = _search_statement(filters, ranges_of, ranges, as_key=key is not None)
+    return list(conn.execute(statement, params).all())  # one fetch, not one per row
+
+
+def search_orders_as(
+    conn: Connection, key: str, **filters: Any
+) -> tuple[KeyRecord | None, list[OrderRow]]:
+    """The presented key's record, and the page of the key's customer (``filters`` as for
+    :func:`search_orders`): in one round trip, the page for the caller to use once the
+    record passes ``accounts.service.admit``, never before. SQLite reads the key, then
+    the page (as ``fetch_order_as``: a key's columns on every row cost it more than a
+    statement)."""
+    if conn.dialect.name == "sqlite":
+        record = find_key(conn, key)
+        if record is None:
+            return None, []
+        return record, search_orders(conn, record.principal.customer_id, **filters)
+    rows = search_orders(conn, None, key=key, **filters)
+    if not rows:
+        return None, []
+    return key_record(rows[0]), [] if rows[0].id is None else rows

@@ -5,7 +5,6 @@ HTTP only: parse, call the service, shape the response. Routes hold no SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -13,8 +12,6 @@ from fastapi import APIRouter, Path, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from pressline.accounts import service as accounts
-from pressline.accounts.keys import Credentials
 from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, database, get_caller
@@ -188,17 +185,13 @@ async def search_orders(request: Request, prefix: Prefix, credentials: Credentia
         # A bad body from an unknown caller is still a 401: authentication comes first.
         await get_caller(request, credentials)
         raise
-    operation = partial(service.search_orders, search=search)
-    return json_response(await database(request).read(_as_caller(credentials, operation)))
+    read = partial(service.search_orders_as, credentials=credentials, now=utcnow(), search=search)
+    return json_response(await database(request).read(read))
 
 
 def _reference(request: Request) -> Reference:
     store: ReferenceStore = request.app.state.reference
     return store.current
-
-
-def _as_caller(credentials: Credentials, operation: Callable[..., Any]) -> Callable[..., Any]:
-    return partial(accounts.as_caller, credentials=credentials, now=utcnow(), operation=operation)
 
 
 @router.get(
@@ -211,9 +204,11 @@ async def get_order(
     request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
 ) -> Response:
     """The order in full, by Pressline id or by orderReferenceId."""
-    catalog = _reference(request).catalog
-    operation = partial(service.get_order, order_key=order_key, catalog=catalog)
-    return json_response(await database(request).read(_as_caller(credentials, operation)))
+    read = partial(
+        service.get_order_as, credentials=credentials, now=utcnow(), order_key=order_key,
+        catalog=_reference(request).catalog,
+    )  # fmt: skip
+    return json_response(await database(request).read(read))
 
 
 _CANCELED = {"code": 200, "message": "OK"}

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from pressline.accounts import service as accounts
+from pressline.accounts.keys import Credentials
 from pressline.accounts.repository import Principal, connector_is_sandbox
 from pressline.catalog.products import Catalog
 from pressline.catalog.reference import Reference
@@ -250,6 +252,30 @@ def get_order(
     conn: Connection, *, principal: Principal, order_key: str, catalog: Catalog
 ) -> dict[str, Any]:
     found = repository.fetch_order(conn, principal.customer_id, order_key)
+    return _order_read(conn, principal, order_key, found, catalog)
+
+
+def get_order_as(
+    conn: Connection, *, credentials: Credentials, now: datetime, order_key: str, catalog: Catalog
+) -> dict[str, Any]:
+    """Get Order for the presented key: the key and the order are read together (on
+    PostgreSQL in one statement: a round trip fewer), and the order is used only once
+    the key is admitted."""
+    record, found = repository.fetch_order_as(conn, credentials.key, order_key)
+    principal = accounts.admit(conn, record, credentials=credentials, now=now)
+    assert record is not None  # admit refuses a missing record
+    if record.all_customers:  # the request names the customer: not the one read for
+        return get_order(conn, principal=principal, order_key=order_key, catalog=catalog)
+    return _order_read(conn, principal, order_key, found, catalog)
+
+
+def _order_read(
+    conn: Connection,
+    principal: Principal,
+    order_key: str,
+    found: tuple[repository.OrderRow, list[repository.OrderRow]] | None,
+    catalog: Catalog,
+) -> dict[str, Any]:
     if found is None:
         raise OrderNotFound(order_key)
     head, items = found
@@ -449,18 +475,38 @@ def quote_order(
 
 
 def search_orders(conn: Connection, *, principal: Principal, search: OrderSearch) -> dict[str, Any]:
-    rows = repository.search_orders(
-        conn,
-        principal.customer_id,
-        fulfillment_statuses=[status.value for status in search.fulfillment_status],
-        financial_statuses=[status.value for status in search.financial_status],
-        references=search.reference_filter(),
-        countries=search.countries,
-        start=search.start_date,
-        end=search.end_date,
-        limit=search.limit,
-        offset=search.offset,
-    )
+    rows = repository.search_orders(conn, principal.customer_id, **_filters(search))
+    return _page(rows, principal)
+
+
+def search_orders_as(
+    conn: Connection, *, credentials: Credentials, now: datetime, search: OrderSearch
+) -> dict[str, Any]:
+    """Search Orders for the presented key: the key and the page are read together (on
+    PostgreSQL in one statement: a round trip fewer), and the page is used only once
+    the key is admitted."""
+    record, page = repository.search_orders_as(conn, credentials.key, **_filters(search))
+    principal = accounts.admit(conn, record, credentials=credentials, now=now)
+    assert record is not None  # admit refuses a missing record
+    if record.all_customers:  # the request names the customer: not the one read for
+        return search_orders(conn, principal=principal, search=search)
+    return _page(page, principal)
+
+
+def _filters(search: OrderSearch) -> dict[str, Any]:
+    return {
+        "fulfillment_statuses": [status.value for status in search.fulfillment_status],
+        "financial_statuses": [status.value for status in search.financial_status],
+        "references": search.reference_filter(),
+        "countries": search.countries,
+        "start": search.start_date,
+        "end": search.end_date,
+        "limit": search.limit,
+        "offset": search.offset,
+    }
+
+
+def _page(rows: list[repository.OrderRow], principal: Principal) -> dict[str, Any]:
     client_id = str(principal.customer_id)
     return {
         "orders": [

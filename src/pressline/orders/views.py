@@ -221,10 +221,11 @@ def order_view(
 
 def summary_view(row: OrderRow, client_id: str, customer_reference_id: str) -> dict[str, Any]:
     """One search result. Positional on purpose: up to 100 per page make this the
-    hottest function of search (it follows ``repository._SUMMARY_COLUMNS``)."""
+    hottest function of search (it follows ``repository._SUMMARY_COLUMNS``, which the
+    row may follow with others: the key's, when the search authenticated too)."""
     (
         order_id, reference, fulfillment, financial, currency, total, order_type, channel,
-        first_name, last_name, country, items_count, created, updated, ordered, refusal,
+        first_name, last_name, country, items_count, created, updated, ordered, refusal, *_,
     ) = row  # fmt: skip
     return {
         "id": str(order_id),
