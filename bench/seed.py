@@ -7,6 +7,10 @@ those rows with its own ids, reference, names, dates and statuses. They are bulk
 inserted through the real table definitions (SQLAlchemy Core executemany), oldest
 first, in large chunks.
 
+The request log holds the submit of every order of the last 30 days (its default
+retention), as a live installation's does: a benchmark on an empty log would measure
+query plans made for an empty table (PostgreSQL scans a table it believes empty).
+
 Spread: the benchmark customer owns ``count`` orders, four other customers share
 another fifth as many; one item each; created over the last year; statuses follow
 an order's age (recent ones in production, older ones delivered, a few drafts,
@@ -26,22 +30,27 @@ from itertools import islice
 from typing import Any
 
 import phonenumbers
+from sqlalchemy import String, cast, func, insert, literal, select
 
 from bench.report import note
 from pressline.accounts import service as accounts
 from pressline.accounts.repository import Principal
+from pressline.accounts.tables import customers
 from pressline.catalog.service import starter_reference
 from pressline.db import Database
 from pressline.orders import examples
 from pressline.orders.schemas import OrderCreate
 from pressline.orders.service import PreparedOrder, prepare_order
 from pressline.orders.tables import order_items, orders
+from pressline.requestlog.tables import request_log
 
 #: Bump when the generated data changes shape, so cached databases are rebuilt.
-SEED_VERSION = 1
+SEED_VERSION = 2
 BENCH_CUSTOMER = "bench-customer"
 OTHER_CUSTOMERS = ("acme-prints", "north-wind", "blue-harbor", "maple-goods")
 SPAN = timedelta(days=365)
+#: The request log's default retention: the seeded log covers the orders of this span.
+LOGGED = timedelta(days=30)
 CHUNK = 20_000
 PROGRESS_EVERY = 200_000
 
@@ -221,4 +230,34 @@ def seed(db: Database, count: int, *, now: datetime, rng_seed: int = 42) -> Seed
         if done % PROGRESS_EVERY < CHUNK or done == total:
             rate = done / max(time.monotonic() - began, 1e-9)
             note(f"seeded {done:,}/{total:,} orders ({rate:,.0f}/s)")
+    with db.transaction() as conn:
+        logged = _log_submits(conn, since=now - LOGGED)
+    note(f"seeded {logged:,} request-log entries (the submits of the last {LOGGED.days} days)")
     return SeedResult(factory.count_for(0), total, now, time.monotonic() - began)
+
+
+def _log_submits(conn: Any, *, since: datetime) -> int:
+    """One request-log entry per order created since ``since``: its submit, bodies left
+    out (one set-based insert; the entry id is the order id's 32 hex digits)."""
+    columns = (
+        func.replace(cast(orders.c.id, String), "-", ""),
+        orders.c.created_at,
+        literal("seed"),
+        customers.c.reference_id,
+        literal("POST"),
+        literal("/api/seed/order"),
+        literal(200),
+        literal(2_000),
+        orders.c.id,
+    )
+    names = (
+        "id", "at", "prefix", "customer_reference_id", "method", "path", "status",
+        "latency_us", "order_id",
+    )  # fmt: skip
+    submits = (
+        select(*columns)
+        .select_from(orders.join(customers, customers.c.id == orders.c.customer_id))
+        .where(orders.c.created_at >= since)
+    )
+    result = conn.execute(insert(request_log).from_select(names, submits))
+    return int(result.rowcount)
