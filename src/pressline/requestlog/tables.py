@@ -9,7 +9,7 @@ either matches it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, Uuid
+from sqlalchemy import Column, Index, Integer, String, Table, Text, Uuid, text
 
 from pressline.db import UTCDateTime, metadata
 
@@ -33,7 +33,14 @@ request_log = Table(
     Index("ix_request_log_at", "at"),
     Index("ix_request_log_prefix_at", "prefix", "at"),
     Index("ix_request_log_customer_at", "customer_reference_id", "at"),
-    # Get Order's latest requests of an order: each side of its OR, newest first.
-    Index("ix_request_log_order_id_at", "order_id", "at"),
-    Index("ix_request_log_customer_order_key_at", "customer_reference_id", "order_key", "at"),
-)
+    # Get Order's latest requests of an order: each side of its OR, newest first. Only
+    # entries that name an order (most requests name no order id, searches no key).
+    Index(
+        "ix_request_log_order_id_at", "order_id", "at",
+        postgresql_where=text("order_id IS NOT NULL"), sqlite_where=text("order_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_request_log_customer_order_key_at", "customer_reference_id", "order_key", "at",
+        postgresql_where=text("order_key IS NOT NULL"), sqlite_where=text("order_key IS NOT NULL"),
+    ),
+)  # fmt: skip
