@@ -204,13 +204,13 @@ class _Count:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one record at a time
     flush: asyncio.TimerHandle | None = None  # records the unrecorded ones if no request does
 
-    def admit_here(self, now: float) -> Window | None:
+    def admit_here(self, now: float, *, recording_elsewhere: bool) -> Window | None:
         """Answer without Redis if this process may, else None (record first)."""
         policy = self.policy
         wall = time.time()
         if wall < self.denied_until:
             return Window(False, 0, self.denied_until - wall)
-        if now - self.recorded_at >= record_every(policy) and not self.lock.locked():
+        if now - self.recorded_at >= record_every(policy) and not recording_elsewhere:
             return None  # due: this request records (while one records, others go on here)
         if self.unrecorded >= local_share(policy):
             return None
@@ -267,20 +267,19 @@ class RedisBackend:
 
     async def hit(self, policy: Policy, bucket: str) -> Window:
         count = self._count(policy, bucket)
-        window = count.admit_here(time.monotonic())
-        if window is not None:
-            if count.unrecorded and count.flush is None:
-                loop = asyncio.get_running_loop()
-                count.flush = loop.call_later(record_every(policy), self._flush, count)
-            return window
-        try:
-            async with asyncio.timeout(self._deadline), count.lock:
-                # The record this one waited for may have made room here.
-                window = count.admit_here(time.monotonic())
-                if window is None:
-                    window = await self._record(count, request=True)
-        except Exception as exc:  # whatever breaks in the store, the request is served
-            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        window = count.admit_here(time.monotonic(), recording_elsewhere=count.lock.locked())
+        if window is None:
+            try:
+                async with asyncio.timeout(self._deadline), count.lock:
+                    # The record this one waited for may have made room here.
+                    window = count.admit_here(time.monotonic(), recording_elsewhere=False)
+                    if window is None:
+                        window = await self._record(count, request=True)
+            except Exception as exc:  # whatever breaks in the store, the request is served
+                raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if count.unrecorded and count.flush is None:
+            loop = asyncio.get_running_loop()
+            count.flush = loop.call_later(record_every(policy), self._flush, count)
         return window
 
     def _count(self, policy: Policy, bucket: str) -> _Count:

@@ -352,3 +352,24 @@ def test_after_an_outage_the_limit_is_enforced_again_once_redis_is_back(
     assert after == {404: 20, 429: 20}  # enforced again
     events = [line["event"] for line in logs if line["event"].startswith("rate_limit_backend")]
     assert events == ["rate_limit_backend_unreachable", "rate_limit_backend_recovered"]
+
+
+def test_a_request_after_a_quiet_spell_is_recorded_before_it_is_answered(
+    database: Database, redis_server: RedisServer, caller: Caller
+) -> None:
+    """A process's view of Redis is good for a twentieth of the window: a request after
+    that records itself (and refreshes the view), it is not admitted on a stale one."""
+    policy = Policy.parse("1000 per 10 seconds")
+    app = redis_app(database, redis_server.url, rate_limit="1000 per 10 seconds")
+    _authenticate(caller)
+
+    async def scenario() -> list[int]:
+        counted = []
+        async with serving(app) as client:
+            for _ in range(3):
+                assert (await get(client, caller)).status_code == 404
+                counted.append(counted_in_redis(redis_server.url, policy, caller))
+                await asyncio.sleep(record_every(policy) + 0.1)  # the view is stale now
+        return counted
+
+    assert asyncio.run(scenario()) == [1, 2, 3]
