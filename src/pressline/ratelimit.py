@@ -96,6 +96,7 @@ class Window:
     admitted: bool
     remaining: int
     reset_in: float  # seconds until the oldest counted request leaves the window
+    heard: bool = True  # the store answered this hit (not answered from a process's view)
 
 
 class BackendUnavailable(Exception):
@@ -209,7 +210,7 @@ class _Count:
         policy = self.policy
         wall = time.time()
         if wall < self.denied_until:
-            return Window(False, 0, self.denied_until - wall)
+            return Window(False, 0, self.denied_until - wall, heard=False)
         if now - self.recorded_at >= record_every(policy) and not recording_elsewhere:
             return None  # due: this request records (while one records, others go on here)
         if self.unrecorded >= local_share(policy):
@@ -217,7 +218,7 @@ class _Count:
         if self.remaining - self.unrecorded <= headroom(policy):
             return None
         self.unrecorded += 1
-        return Window(True, self.remaining - self.unrecorded, self.reset_at - wall)
+        return Window(True, self.remaining - self.unrecorded, self.reset_at - wall, heard=False)
 
 
 class RedisBackend:
@@ -441,7 +442,7 @@ class RateLimiter:
         except BackendUnavailable as exc:
             self._backend_failed(exc)
             return self._fail_open(policy)
-        if self._failures:
+        if self._failures and window.heard:  # answered from a view: Redis may still be away
             self._recovered()
         reset = max(0, math.ceil(window.reset_in))
         headers = [

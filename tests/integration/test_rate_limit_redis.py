@@ -373,3 +373,26 @@ def test_a_request_after_a_quiet_spell_is_recorded_before_it_is_answered(
         return counted
 
     assert asyncio.run(scenario()) == [1, 2, 3]
+
+
+def test_requests_admitted_from_the_view_during_an_outage_do_not_end_it(
+    database: Database, caller: Caller, tmp_path: Any
+) -> None:
+    """While one request finds Redis away, others are admitted from the process's view:
+    that is no sign of Redis being back, and the log says "recovered" only once it is."""
+    with RedisServer(tmp_path / "redis") as redis_server:
+        app = redis_app(database, redis_server.url, rate_limit="1000 per 10 seconds")
+        _authenticate(caller)
+
+        async def scenario() -> Counter[int]:
+            async with serving(app) as client:
+                assert (await get(client, caller)).status_code == 404  # a fresh view
+                redis_server.outage()
+                await asyncio.sleep(record_every(Policy.parse("1000 per 10 seconds")) + 0.1)
+                return statuses(await concurrently([get(client, caller) for _ in range(40)]))
+
+        with capture_logs() as logs:
+            during = asyncio.run(scenario())
+    assert during == {404: 40}
+    events = [line["event"] for line in logs if line["event"].startswith("rate_limit_backend")]
+    assert events == ["rate_limit_backend_unreachable"]
