@@ -109,6 +109,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run every scenario this many times (with --features both: off, on, off, on…)",
     )
     add(
+        "--request-log",
+        choices=["with-features", "on", "off"],
+        default="with-features",
+        help="the request log: on exactly when the features are (default), or on (off) in "
+        "both modes, so that --features both measures the other features alone",
+    )
+    add(
         "--redis",
         action="store_true",
         help="PostgreSQL with features on: count rate limits in a throwaway Redis",
@@ -138,9 +145,11 @@ def _modes(args: argparse.Namespace) -> list[str]:
 def _features(
     mode: str, backend: str, args: argparse.Namespace, redis_url: str | None
 ) -> server.Features:
+    request_log = {"with-features": None, "on": True, "off": False}[args.request_log]
     if mode == "off":
-        return server.Features()
-    return server.Features.on(args.rate_limit, redis_url if backend == "postgres" else None)
+        return server.Features(request_log=request_log)
+    redis = redis_url if backend == "postgres" else None
+    return server.Features.on(args.rate_limit, redis, request_log)
 
 
 def run_backend(

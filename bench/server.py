@@ -42,33 +42,45 @@ class Features:
     access lines), no request log. On: what production runs, a limiter that counts every
     request (:data:`COUNTING_LIMIT` by default, so the load is measured rather than
     refused), in memory or in Redis, one JSON access line per request, and the request
-    log of every connector call with its bodies.
+    log of every connector call with its bodies. ``request_log`` set to True or False
+    keeps the request log on or off in both, so that the others are measured alone.
     """
 
     rate_limit: str = "off"
     log_level: str = "warning"
     redis_url: str | None = None
+    request_log: bool | None = None  # None: on exactly when the other features are
 
     @classmethod
-    def on(cls, rate_limit: str = COUNTING_LIMIT, redis_url: str | None = None) -> Features:
-        return cls(rate_limit=rate_limit, log_level="info", redis_url=redis_url)
+    def on(
+        cls,
+        rate_limit: str = COUNTING_LIMIT,
+        redis_url: str | None = None,
+        request_log: bool | None = None,
+    ) -> Features:
+        return cls(rate_limit, "info", redis_url, request_log)
+
+    @property
+    def logs_requests(self) -> bool:
+        return self.enabled if self.request_log is None else self.request_log
 
     @property
     def enabled(self) -> bool:
         return self.rate_limit.lower() != "off" or self.log_level in {"info", "debug"}
 
     def describe(self) -> str:
+        log = "request log" if self.logs_requests else "no request log"
         if not self.enabled:
-            return "off"
+            return "off" if self.request_log is None else f"off, {log}"
         store = "redis" if self.redis_url else "memory"
-        return f"rate limit {self.rate_limit} ({store}), {self.log_level} JSON logs, request log"
+        return f"rate limit {self.rate_limit} ({store}), {self.log_level} JSON logs, {log}"
 
     def env(self) -> dict[str, str]:
         settings = {
             "PRESSLINE_RATE_LIMIT": self.rate_limit,
             "PRESSLINE_LOG_LEVEL": self.log_level,
             "PRESSLINE_LOG_FORMAT": "json",
-            "PRESSLINE_REQUEST_LOG_ENABLED": "true" if self.enabled else "false",
+            "PRESSLINE_REQUEST_LOG_ENABLED": "true" if self.logs_requests else "false",
         }
         if self.redis_url:
             settings["PRESSLINE_REDIS_URL"] = self.redis_url
