@@ -30,7 +30,7 @@ from itertools import islice
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import String, cast, func, insert, literal, select
+from sqlalchemy import Connection, String, cast, func, insert, literal, select
 
 from bench.report import note
 from pressline.accounts import service as accounts
@@ -236,7 +236,7 @@ def seed(db: Database, count: int, *, now: datetime, rng_seed: int = 42) -> Seed
     return SeedResult(factory.count_for(0), total, now, time.monotonic() - began)
 
 
-def _log_submits(conn: Any, *, since: datetime) -> int:
+def _log_submits(conn: Connection, *, since: datetime) -> int:
     """One request-log entry per order created since ``since``: its submit, bodies left
     out (one set-based insert; the entry id is the order id's 32 hex digits)."""
     columns = (

@@ -58,7 +58,9 @@ class Features:
         redis_url: str | None = None,
         request_log: bool | None = None,
     ) -> Features:
-        return cls(rate_limit, "info", redis_url, request_log)
+        return cls(
+            rate_limit=rate_limit, log_level="info", redis_url=redis_url, request_log=request_log
+        )
 
     @property
     def logs_requests(self) -> bool:
