@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
-import random
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pressline import ids
 from pressline.accounts.service import KnownKey, known_keys
 from pressline.errors import BodyTooLarge, DomainError, HttpsRequired, RateLimited
 from pressline.http_errors import error_body, internal_error_body
@@ -34,18 +33,6 @@ from pressline.requestlog.recorder import RequestRecorder
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 log = logging.getLogger(__name__)
-
-
-#: Request ids need to be unique, not secret: a PRNG avoids a getrandom() syscall per
-#: request, which under load waits for the GIL far longer than it runs. Its own
-#: instance, reseeded in every forked worker: whoever seeds the global ``random`` (a
-#: test framework, a library) cannot make ids repeat, and the request log keys on them.
-_ids = random.Random()  # noqa: S311
-os.register_at_fork(after_in_child=_ids.seed)
-
-
-def new_request_id() -> str:
-    return f"req_{_ids.getrandbits(80):020x}"
 
 
 class EdgeMiddleware:
@@ -92,7 +79,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = new_request_id()
+        request_id = ids.request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = _Exchange(request_id, [(b"request-id", request_id.encode())], send)
         logged = self.recorder is not None and scope["path"].startswith("/api/")

@@ -4,12 +4,12 @@ methods (seed 000 shapes; see ``read_schemas`` and docs/adr/0008)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from pressline import ids
 from pressline.catalog.customs import crosses_customs_border
 from pressline.catalog.model import ResolvedProduct, Route, ShippingQuote, Unresolvable
 from pressline.catalog.pricing import Receipt
@@ -107,7 +107,7 @@ def receipt_document(receipt: Receipt, *, now: datetime) -> dict[str, Any]:
     """The receipt as stored (``orders.receipt``): its lines as rows and nothing a reader
     can derive; ``receipt_view`` rebuilds seed 000's shape and totals."""
     return {
-        "id": str(uuid.uuid4()),
+        "id": str(ids.new_uuid()),
         "createdAt": iso(now),
         "currency": receipt.currency,
         "lines": [

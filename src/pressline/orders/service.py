@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from pressline import ids
 from pressline.accounts import service as accounts
 from pressline.accounts.keys import Credentials
 from pressline.accounts.repository import Principal, connector_is_sandbox
@@ -81,8 +82,8 @@ def prepare_order(
 ) -> PreparedOrder:
     """The rows to insert for a validated order, routed and priced (pure: no I/O)."""
     products = planning.resolve_items(reference, principal.customer_id, order.items)
-    order_id, shipment_id = uuid.uuid4(), uuid.uuid4()
-    item_ids = [uuid.uuid4() for _ in order.items]
+    order_id, shipment_id = ids.new_uuid(), ids.new_uuid()
+    item_ids = [ids.new_uuid() for _ in order.items]
     is_draft = order.order_type is OrderType.DRAFT
     plan = planning.plan_order(
         reference,
@@ -119,7 +120,7 @@ def prepare_order(
         "retail_shipping_price_incl_vat": order.retail_shipping_price_incl_vat,
         "shipment_method_uid": order.shipment_method_uid,
         "items_count": len(order.items),
-        "shipping_address_id": uuid.uuid4(),
+        "shipping_address_id": ids.new_uuid(),
         "shipment_id": shipment_id,
         "metadata": [entry.model_dump() for entry in order.metadata],
         "created_at": now,
