@@ -29,6 +29,7 @@ from pressline.middleware import EdgeMiddleware
 from pressline.observability import RequestObserver
 from pressline.orders import read_schemas as out
 from pressline.orders.drafts import DraftUpdate
+from pressline.orders.routes import HOT_ROUTES
 from pressline.orders.routes import router as orders_router
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
 from pressline.postbacks.routes import router as postbacks_router
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(postbacks_router)  # before orders: /{orderId}/postbacks wins
     app.include_router(orders_router)
     app.include_router(production_router)
+    app.router.routes[:0] = HOT_ROUTES  # matched first: see orders.routes
     app.include_router(health_router)
     app.add_exception_handler(DomainError, web.on_domain_error)
     app.add_exception_handler(RequestValidationError, web.on_request_validation)

@@ -94,6 +94,7 @@ def test_unknown_path_is_404_in_the_error_format(client: TestClient, path: str) 
         ("OPTIONS", "{base}/{id}/cancel", {"POST"}),
         ("PUT", "{base}/search", {"POST"}),
         ("POST", "/docs", {"GET", "HEAD"}),
+        ("GET", "{base}/order", {"POST"}),
     ],
 )
 def test_wrong_method_is_405_with_allow(
@@ -107,6 +108,23 @@ def test_wrong_method_is_405_with_allow(
     assert allow == allowed
     assert body["type"] == "invalid_request"
     assert caller.get(order_id).json()["fulfillmentStatus"] == "created"
+
+
+def test_head_on_an_order_is_405(caller: Caller) -> None:
+    """Get Order serves GET alone (a HEAD answer has no body to check)."""
+    order_id = caller.submit(order_body()).json()["id"]
+    response = caller.client.head(f"{caller.base}/{order_id}", headers=caller.headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, PUT, PATCH, DELETE"
+
+
+def test_an_order_key_over_100_characters_is_400_after_the_key_check(caller: Caller) -> None:
+    """As ``OrderKey`` declares it, on Get Order's hot route too; 100 characters is a key."""
+    assert caller.get("x" * 100).status_code == 404
+    body = assert_error(caller.get("x" * 101), 400, "too_long")
+    assert body["errors"][0]["param"] == "orderId"
+    unauthenticated = caller.client.get(f"{caller.base}/{'x' * 101}")
+    assert_error(unauthenticated, 401, "invalid_api_key")
 
 
 # --- body size -----------------------------------------------------------------------

@@ -1,6 +1,12 @@
 """The five order endpoints of a connector (seed 001 URL shapes).
 
 HTTP only: parse, call the service, shape the response. Routes hold no SQL.
+
+Submit, Get Order and Search are the hot paths: they are served by plain Starlette
+routes placed before FastAPI's (``HOT_ROUTES``), which skip FastAPI's per-request
+work (matching across every route, dependency solving, parameter validation): about
+130 µs of a 630 µs Get Order. Their FastAPI routes document them in OpenAPI, answer
+other methods with 405, and run the same handler (docs/adr/0012).
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from starlette.responses import Response
 
 from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
-from pressline.deps import CredentialsDep, database, get_caller
-from pressline.errors import DomainError
+from pressline.deps import CredentialsDep, credentials_of, database, get_caller
+from pressline.errors import DomainError, FieldError, ValidationFailed
 from pressline.idempotency import http as idempotency
 from pressline.orders import drafts, service
 from pressline.orders import read_schemas as out
@@ -24,7 +30,7 @@ from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
 from pressline.orders.statuses import FinancialStatus
 from pressline.templates import endpoint as templated
 from pressline.templates.store import Endpoint, Role
-from pressline.web import json_response, parse_json
+from pressline.web import HotRoute, json_response, parse_json
 
 
 class OrderKeyConvertor(Convertor[str]):
@@ -51,6 +57,8 @@ register_url_convertor("order_key", OrderKeyConvertor())
 
 router = APIRouter(prefix="/api/{prefix}", tags=["orders"])
 
+ORDER_KEY_MAX = 100
+
 #: Declared on every route so OpenAPI documents it; the key check compares it.
 Prefix = Annotated[str, Path(description="Your connector's URL prefix.")]
 OrderKey = Annotated[
@@ -59,7 +67,7 @@ OrderKey = Annotated[
         alias="orderId",
         description="Pressline's order id, or your orderReferenceId.",
         min_length=1,
-        max_length=100,
+        max_length=ORDER_KEY_MAX,
         # The same exclusions as OrderKeyConvertor: those URLs are other operations.
         json_schema_extra={
             "not": {
@@ -107,7 +115,11 @@ def _body(schema: str) -> dict[str, Any]:
 )
 async def submit_order(request: Request, prefix: Prefix, credentials: CredentialsDep) -> Response:
     """Submit an order in a single request. The reply is sent after the order is stored."""
-    caller = await get_caller(request, credentials)
+    return await _submit_order(request)
+
+
+async def _submit_order(request: Request) -> Response:
+    caller = await get_caller(request, credentials_of(request))
     key = idempotency.header_key(request)
     links = await templated.links_for(request, caller)
     linked = links.get(Endpoint.SUBMIT, Role.REQUEST)
@@ -179,6 +191,11 @@ async def list_shipment_methods(
 )
 async def search_orders(request: Request, prefix: Prefix, credentials: CredentialsDep) -> Response:
     """The caller's orders matching every given filter, newest first."""
+    return await _search_orders(request)
+
+
+async def _search_orders(request: Request) -> Response:
+    credentials = credentials_of(request)
     try:
         search = await parse_json(request, OrderSearch)
     except DomainError:
@@ -204,11 +221,33 @@ async def get_order(
     request: Request, prefix: Prefix, order_key: OrderKey, credentials: CredentialsDep
 ) -> Response:
     """The order in full, by Pressline id or by orderReferenceId."""
+    return await _get_order(request)
+
+
+async def _get_order(request: Request) -> Response:
+    credentials = credentials_of(request)
     read = partial(
-        service.get_order_as, credentials=credentials, now=utcnow(), order_key=order_key,
-        catalog=_reference(request).catalog,
+        service.get_order_as, credentials=credentials, now=utcnow(),
+        order_key=_order_key(request), catalog=_reference(request).catalog,
     )  # fmt: skip
     return json_response(await database(request).read(read))
+
+
+def _order_key(request: Request) -> str:
+    """``{orderId}``, checked as ``OrderKey`` declares it (the convertor ensures a character)."""
+    key: str = request.path_params["orderId"]
+    if len(key) > ORDER_KEY_MAX:
+        message = f"String should have at most {ORDER_KEY_MAX} characters"
+        raise ValidationFailed([FieldError("too_long", "orderId", message)])
+    return key
+
+
+#: Served before FastAPI's routes (see the module's docstring); same paths as theirs.
+HOT_ROUTES = (
+    HotRoute("/api/{prefix}/order", _submit_order, method="POST"),
+    HotRoute("/api/{prefix}/search", _search_orders, method="POST"),
+    HotRoute("/api/{prefix}/{orderId:order_key}", _get_order, method="GET"),
+)
 
 
 _CANCELED = {"code": 200, "message": "OK"}
