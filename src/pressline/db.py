@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import String, TypeDecorator
 
 from pressline.errors import DomainError
 
@@ -81,6 +81,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class IsoText(TypeDecorator[str]):
+    """A :class:`UTCDateTime` column read as the text Pressline answers with, to the second
+    (``2026-01-02T03:04:05+00:00``), with no datetime in between: a search page has up to
+    300 of them, and parsing, converting and formatting each was a tenth of the search's
+    time on SQLite. For reading only: ``type_coerce(column, IsoText())`` in a select."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
+            return f"{value[:10]}T{value[11:19]}+00:00"
+        moment: datetime = value
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class UuidText(TypeDecorator[str]):
+    """A ``Uuid`` column read as its canonical text, with no ``uuid.UUID`` in between
+    (search's ids only go out as text). For reading only, as :class:`IsoText`."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite: the 32 hex digits SQLAlchemy's Uuid writes
+            return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+        return str(value)
 
 
 def utcnow() -> datetime:

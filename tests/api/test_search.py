@@ -197,6 +197,9 @@ def test_summary_fields_and_total_rules(shop: Shop) -> None:
     assert (order["fulfillmentStatus"], order["financialStatus"]) == ("created", "pending")
     full = shop.caller.get(shop.ids["us_created"]).json()
     assert order["clientId"] == full["clientId"]
+    # Search reads ids and times straight as text (db.UuidText, db.IsoText): the same text.
+    for name in ("id", "createdAt", "updatedAt", "orderedAt"):
+        assert order[name] == full[name], name
 
 
 def test_another_customer_sees_none_of_these_orders(shop: Shop, other_caller: Caller) -> None:

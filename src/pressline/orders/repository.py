@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     union_all,
     update,
 )
@@ -36,7 +37,7 @@ from pressline.accounts.repository import (
     find_key,
     key_record,
 )
-from pressline.db import AnyRow, UTCDateTime, update_each
+from pressline.db import AnyRow, IsoText, UTCDateTime, UuidText, update_each
 from pressline.orders.tables import order_items, orders
 
 OrderRow = AnyRow
@@ -44,7 +45,7 @@ _SECOND = timedelta(seconds=1)
 
 # views.summary_view unpacks rows of these columns by position: keep the two in step.
 _SUMMARY_COLUMNS = (
-    orders.c.id,
+    type_coerce(orders.c.id, UuidText()).label("id"),
     orders.c.order_reference_id,
     orders.c.fulfillment_status,
     orders.c.financial_status,
@@ -56,9 +57,9 @@ _SUMMARY_COLUMNS = (
     orders.c.last_name,
     orders.c.country,
     orders.c.items_count,
-    orders.c.created_at,
-    orders.c.updated_at,
-    orders.c.ordered_at,
+    type_coerce(orders.c.created_at, IsoText()).label("created_at"),
+    type_coerce(orders.c.updated_at, IsoText()).label("updated_at"),
+    type_coerce(orders.c.ordered_at, IsoText()).label("ordered_at"),
     orders.c.refusal_reason_code,
 )
 

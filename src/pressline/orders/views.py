@@ -222,13 +222,14 @@ def order_view(
 def summary_view(row: OrderRow, client_id: str, customer_reference_id: str) -> dict[str, Any]:
     """One search result. Positional on purpose: up to 100 per page make this the
     hottest function of search (it follows ``repository._SUMMARY_COLUMNS``, which the
-    row may follow with others: the key's, when the search authenticated too)."""
+    row may follow with others: the key's, when the search authenticated too). The id
+    and the times come as the text answered (``db.UuidText``, ``db.IsoText``)."""
     (
         order_id, reference, fulfillment, financial, currency, total, order_type, channel,
         first_name, last_name, country, items_count, created, updated, ordered, refusal, *_,
     ) = row  # fmt: skip
     return {
-        "id": str(order_id),
+        "id": order_id,
         "clientId": client_id,
         "orderReferenceId": reference,
         "fulfillmentStatus": fulfillment,
@@ -243,9 +244,9 @@ def summary_view(row: OrderRow, client_id: str, customer_reference_id: str) -> d
         "lastName": last_name,
         "country": country,
         "itemsCount": items_count,
-        "createdAt": created.isoformat(timespec="seconds"),
-        "updatedAt": updated.isoformat(timespec="seconds"),
-        "orderedAt": None if ordered is None else ordered.isoformat(timespec="seconds"),
+        "createdAt": created,
+        "updatedAt": updated,
+        "orderedAt": ordered,
         "refusalReasonCode": refusal,
         "appServices": [],
         "customerReferenceId": customer_reference_id,
