@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -115,8 +116,16 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 )
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
-    """The Pressline ASGI application. ``database`` lets tests share one handle."""
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, freeze_heap: bool = False
+) -> FastAPI:
+    """The Pressline ASGI application. ``database`` lets tests share one handle.
+
+    ``freeze_heap`` (a served worker process): once started, the objects that live as long
+    as the process (modules, reference data, compiled statements: ~160,000) are moved out
+    of the garbage collector's reach (``gc.freeze``). Otherwise every full collection walks
+    them all: 15-90 ms with the event loop stopped, every request in flight waiting.
+    """
     settings = settings or get_settings()
     metrics = Metrics() if settings.metrics_port else None
     limiter = build_limiter(settings, events=metrics)
@@ -158,6 +167,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             interval=settings.request_log_purge_seconds,
             what="request-log entries",
         )
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -134,7 +134,7 @@ def worker_app() -> FastAPI:
 
     settings = get_settings()
     configure_logging(level=settings.log_level, log_format=settings.log_format)
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)
 
 
 @contextmanager

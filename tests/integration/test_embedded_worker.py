@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +58,21 @@ def test_the_app_runs_a_worker_unless_told_not_to(
         else:
             time.sleep(1.0)  # twenty polls' worth: an embedded worker would have sent it
     assert len(receiver.requests) == (1 if embedded else 0)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_served_worker_freezes_its_long_lived_heap(tmp_path: Path, freeze: bool) -> None:
+    """What is alive once the app has started is kept out of full collections
+    (``gc.freeze``), in served workers only: a test process creates many apps."""
+    url = f"sqlite:///{tmp_path / 'frozen.db'}"
+    upgrade_only = Database(url)
+    upgrade(upgrade_only.write_engine)
+    upgrade_only.close()
+    settings = Settings(database_url=url, rate_limit="off", embedded_worker=False)
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings, freeze_heap=freeze), base_url="https://testserver"):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert (frozen > 10_000) is freeze
