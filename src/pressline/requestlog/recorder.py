@@ -91,6 +91,7 @@ class RequestRecorder:
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
         self._db: Database | None = None
+        self._flushing = asyncio.Lock()
 
     def record(self, entry: Entry) -> None:
         """Keep ``entry`` for the next batch (called on the event loop: no I/O)."""
@@ -101,15 +102,18 @@ class RequestRecorder:
             self.dropped += excess
 
     async def flush(self) -> int:
-        """Write every waiting entry now; how many."""
-        if self._db is None or not self._pending:
-            return 0
-        entries, self._pending = self._pending, []
-        try:
-            return await self._db.write(partial(_write, entries=entries))
-        except Exception:
-            log.exception("writing %d request-log entries failed; they are lost", len(entries))
-            return 0
+        """Write every waiting entry now; how many. When it returns, every entry recorded
+        before the call is written, including those a flush already under way (the
+        periodic one) had taken: it waits for that one first."""
+        async with self._flushing:
+            if self._db is None or not self._pending:
+                return 0
+            entries, self._pending = self._pending, []
+            try:
+                return await self._db.write(partial(_write, entries=entries))
+            except Exception:
+                log.exception("writing %d request-log entries failed; they are lost", len(entries))
+                return 0
 
     def start(self, db: Database) -> None:
         self._db = db
