@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Generic, TypeAlias, TypeVar
 
@@ -202,16 +202,29 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cursor.close()
 
 
-class _Job(Generic[T]):
-    """A write job and whoever waits for it: a coroutine on an event loop, or a thread."""
+#: Write jobs of one kind that run together: ``bulk(conn, items)`` answers each item.
+Bulk: TypeAlias = Callable[[Connection, list[Any]], list[Any]]
 
-    __slots__ = ("fn", "future", "loop")
+
+class _Job(Generic[T]):
+    """A write job and whoever waits for it: a coroutine on an event loop, or a thread.
+
+    A job of a ``bulk`` kind runs with the other jobs of that kind next to it in its
+    batch, in one call; ``fn`` is the same job alone."""
+
+    __slots__ = ("bulk", "fn", "future", "item", "loop")
 
     def __init__(
-        self, fn: Callable[[Connection], T], loop: asyncio.AbstractEventLoop | None
+        self,
+        fn: Callable[[Connection], T],
+        loop: asyncio.AbstractEventLoop | None,
+        bulk: Bulk | None = None,
+        item: Any = None,
     ) -> None:
         self.fn = fn
         self.loop = loop
+        self.bulk = bulk
+        self.item = item
         self.future: asyncio.Future[T] | concurrent.futures.Future[T] = (
             concurrent.futures.Future() if loop is None else loop.create_future()
         )
@@ -255,7 +268,16 @@ class BatchWriter:
         self._thread.start()
 
     async def submit(self, fn: Callable[[Connection], T]) -> T:
-        job = _Job(fn, asyncio.get_running_loop())
+        return await self._wait(_Job(fn, asyncio.get_running_loop()))
+
+    async def submit_together(self, bulk: Bulk, item: Any) -> Any:
+        def alone(conn: Connection) -> Any:
+            (answer,) = bulk(conn, [item])
+            return answer
+
+        return await self._wait(_Job(alone, asyncio.get_running_loop(), bulk, item))
+
+    async def _wait(self, job: _Job[T]) -> T:
         self._queue.put(job)
         future = job.future
         assert isinstance(future, asyncio.Future)
@@ -301,9 +323,9 @@ class BatchWriter:
             failure: BaseException | None = None
             try:
                 with self._engine.begin() as conn:
-                    for index, job in enumerate(batch):
+                    for index, run in _runs(batch):
                         try:
-                            results.append(job.fn(conn))
+                            results.extend(run(conn))
                         except Exception as exc:
                             failed_at, failure = index, exc
                             raise
@@ -333,6 +355,12 @@ class BatchWriter:
                     # was written, so the whole batch runs again on a fresh connection.
                     reconnected = True
                     continue
+                if batch[failed_at].bulk is not None:
+                    # Jobs that ran together failed together: run each alone, so the
+                    # failure is the one job's that causes it, and the others commit.
+                    for job in batch:
+                        job.bulk = None
+                    continue
                 if not isinstance(failure, DomainError):
                     log.error("write job failed", exc_info=failure)
                 batch[failed_at].settle(error=failure)
@@ -341,6 +369,34 @@ class BatchWriter:
             for job, result in zip(batch, results, strict=True):
                 job.settle(result)
             return
+
+
+def _runs(batch: Sequence[_Job[Any]]) -> Iterator[tuple[int, Callable[[Connection], list[Any]]]]:
+    """The batch as calls, each with the index of its first job: a job alone, or the jobs
+    of one ``bulk`` kind that stand next to each other, together."""
+    index = 0
+    while index < len(batch):
+        job = batch[index]
+        if job.bulk is None:
+            yield index, partial(_alone, job)
+            index += 1
+            continue
+        end = index + 1
+        while end < len(batch) and batch[end].bulk is job.bulk:
+            end += 1
+        yield index, partial(_together, job.bulk, batch[index:end])
+        index = end
+
+
+def _alone(job: _Job[Any], conn: Connection) -> list[Any]:
+    return [job.fn(conn)]
+
+
+def _together(bulk: Bulk, jobs: Sequence[_Job[Any]], conn: Connection) -> list[Any]:
+    answers = bulk(conn, [job.item for job in jobs])
+    if len(answers) != len(jobs):
+        raise RuntimeError(f"{bulk!r} answered {len(answers)} of {len(jobs)} jobs")
+    return answers
 
 
 def _disconnected(exc: BaseException) -> bool:
@@ -398,6 +454,13 @@ class Database:
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         return await self._writer.submit(fn)
+
+    async def write_together(self, bulk: Bulk, item: Any) -> Any:
+        """``write`` for jobs of one kind that can run together: the writer hands the
+        items of such jobs next to each other in its batch to one call, ``bulk(conn,
+        items)``, which answers each in turn (one multi-row statement per table, not
+        one per job). If that call raises, the batch runs again with each job alone."""
+        return await self._writer.submit_together(bulk, item)
 
     def write_blocking(self, fns: Sequence[Callable[[Connection], T]]) -> list[T]:
         """``write`` for a thread of this process that is not the event loop (the delivery

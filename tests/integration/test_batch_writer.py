@@ -11,7 +11,7 @@ import asyncio
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, create_engine, func, select, text
 from pressline.accounts import service as accounts
 from pressline.accounts.repository import Principal, find_key
 from pressline.catalog.service import starter_reference
-from pressline.db import Database, utcnow
+from pressline.db import Bulk, Database, utcnow
 from pressline.errors import DuplicateOrderReference
 from pressline.orders import examples, repository, service
 from pressline.orders.schemas import OrderCreate
@@ -73,6 +73,14 @@ def counted(calls: Counter[str], name: str, job: Job) -> Job:
 
 async def in_one_batch(database: Database, jobs: list[Job]) -> list[Any]:
     """Run ``jobs`` in a single batch; each one's result or exception, in order."""
+    return await in_one_batch_of(database, [partial(database.write, job) for job in jobs])
+
+
+async def in_one_batch_of(
+    database: Database, calls: Sequence[Callable[[], Awaitable[Any]]]
+) -> list[Any]:
+    """Make ``calls`` (writes: ``write``, ``write_together``) queue into a single batch;
+    each one's result or exception, in order."""
     entered, gate = threading.Event(), threading.Event()
 
     def hold(conn: Connection) -> None:
@@ -81,7 +89,7 @@ async def in_one_batch(database: Database, jobs: list[Job]) -> list[Any]:
 
     held = asyncio.ensure_future(database.write(hold))
     assert await asyncio.to_thread(entered.wait, 30)
-    tasks = [asyncio.ensure_future(database.write(job)) for job in jobs]
+    tasks = [asyncio.ensure_future(call()) for call in calls]
     for _ in range(10):  # let every task queue its job
         await asyncio.sleep(0)
     gate.set()
@@ -139,7 +147,8 @@ def test_an_unexpected_error_after_a_partial_write_leaves_nothing_and_loses_no_o
     ok_before, broken, ok_after = prepared(principal), prepared(principal), prepared(principal)
 
     def half_written(conn: Connection) -> None:
-        assert repository.insert_order(conn, broken.order, broken.items)
+        assert repository.insert_orders(conn, [broken.order]) == {broken.order["id"]}
+        repository.insert_items(conn, broken.items)
         raise RuntimeError("disk on fire after the order row was written")
 
     results = asyncio.run(
@@ -296,3 +305,90 @@ def test_a_caller_whose_event_loop_closed_does_not_stop_the_writer(database: Dat
     release.set()
     after = database.write(lambda conn: conn.execute(text("SELECT 2")).scalar())
     assert asyncio.run(asyncio.wait_for(after, 10)) == 2  # a dead writer would never answer
+
+
+# --- jobs that run together (plain submits) ---------------------------------------------
+
+
+def counting_bulk(sizes: list[int], poison: frozenset[str] = frozenset()) -> Bulk:
+    """``service.submit_orders`` that notes each call's size and raises on a poisoned one."""
+
+    def bulk(conn: Connection, items: list[service.PreparedOrder]) -> list[Any]:
+        sizes.append(len(items))
+        answers = service.submit_orders(conn, items)
+        if any(item.order["order_reference_id"] in poison for item in items):
+            raise RuntimeError("poisoned")
+        return answers
+
+    return bulk
+
+
+def test_plain_submits_in_one_batch_are_stored_by_one_call(
+    database: Database, principal: Principal
+) -> None:
+    orders_ = [prepared(principal) for _ in range(5)]
+    sizes: list[int] = []
+    bulk = counting_bulk(sizes)
+    calls = [partial(database.write_together, bulk, order) for order in orders_]
+    results = asyncio.run(in_one_batch_of(database, calls))
+    assert sizes == [5]
+    assert [result["id"] for result in results] == [str(order.order["id"]) for order in orders_]
+    assert stored_orders(database, principal) == {
+        order.order["order_reference_id"]: 1 for order in orders_
+    }
+    with database.read_engine.connect() as conn:
+        items = conn.execute(
+            select(func.count()).where(order_items.c.order_id.in_([o.order["id"] for o in orders_]))
+        ).scalar_one()
+    assert items == 5
+
+
+def test_a_reference_taken_within_the_batch_is_refused_naming_the_first(
+    database: Database, principal: Principal
+) -> None:
+    first, clash, other = (prepared(principal, "twice"), prepared(principal, "twice"),
+                           prepared(principal))  # fmt: skip
+    sizes: list[int] = []
+    bulk = counting_bulk(sizes)
+    calls = [partial(database.write_together, bulk, order) for order in (first, clash, other)]
+    results = asyncio.run(in_one_batch_of(database, calls))
+    assert sizes == [3]
+    assert results[0]["id"] == str(first.order["id"])
+    assert isinstance(results[1], DuplicateOrderReference)
+    assert results[1].existing_id == str(first.order["id"])
+    assert results[2]["id"] == str(other.order["id"])
+    assert stored_orders(database, principal) == {"twice": 1, other.order["order_reference_id"]: 1}
+
+
+def test_when_jobs_run_together_fail_each_runs_alone_and_only_the_culprit_fails(
+    database: Database, principal: Principal
+) -> None:
+    good, poisoned, also_good = prepared(principal), prepared(principal), prepared(principal)
+    sizes: list[int] = []
+    bulk = counting_bulk(sizes, poison=frozenset([poisoned.order["order_reference_id"]]))
+    calls = [partial(database.write_together, bulk, order) for order in (good, poisoned, also_good)]
+    results = asyncio.run(in_one_batch_of(database, calls))
+    # Together; each alone, up to the culprit; then the others again, without it.
+    assert sizes == [3, 1, 1, 1, 1]
+    assert results[0]["id"] == str(good.order["id"])
+    assert isinstance(results[1], RuntimeError)
+    assert results[2]["id"] == str(also_good.order["id"])
+    assert stored_orders(database, principal) == {
+        good.order["order_reference_id"]: 1, also_good.order["order_reference_id"]: 1
+    }  # fmt: skip
+
+
+def test_a_job_of_another_kind_between_them_splits_the_run(
+    database: Database, principal: Principal
+) -> None:
+    a, b, c = prepared(principal), prepared(principal), prepared(principal)
+    sizes: list[int] = []
+    bulk = counting_bulk(sizes)
+    calls = [
+        partial(database.write_together, bulk, a),
+        partial(database.write, submit_job(b)),
+        partial(database.write_together, bulk, c),
+    ]
+    results = asyncio.run(in_one_batch_of(database, calls))
+    assert sizes == [1, 1]
+    assert [result["id"] for result in results] == [str(o.order["id"]) for o in (a, b, c)]

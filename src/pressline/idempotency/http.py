@@ -86,6 +86,10 @@ async def submit(
         service.submit_order, prepared=prepared, duplicate=duplicate, now=now, retention=retention
     )
     if key is None:
+        if duplicate is None:  # a plain submit: stored with the others of its batch
+            return respond(request, await database(request).write_together(
+                service.submit_orders, prepared
+            ))  # fmt: skip
         return respond(request, await database(request).write(submit))
     expected = _submitted(prepared)
     return await _keyed_write(

@@ -109,6 +109,16 @@ def submit_order(
     return outcome
 
 
+def submit_orders(conn: Connection, prepared: list[orders.PreparedOrder]) -> list[Result]:
+    """Plain submits (no key, no ``preventDuplicate``) stored together, each answered as
+    :func:`submit_order` answers it."""
+    return [
+        Refused(answer) if isinstance(answer, DuplicateOrderReference) else
+        Outcome(200, orjson.dumps(answer))
+        for answer in orders.submit_orders(conn, prepared)
+    ]  # fmt: skip
+
+
 def _replay(held: repository.Stored, request: KeyedRequest, retention: timedelta) -> Result:
     if held.fingerprint != request.fingerprint:
         hours = int(retention.total_seconds() // 3600)

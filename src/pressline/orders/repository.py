@@ -128,13 +128,18 @@ def _pick(rows: Sequence[OrderRow], order_key: str) -> OrderRow | None:
     return rows[0] if rows else None
 
 
-def insert_order(conn: Connection, order: dict[str, Any], items: list[dict[str, Any]]) -> bool:
-    """Insert the order and its items; False (nothing written) if the reference is taken."""
-    inserted = conn.execute(_INSERT_ORDER[conn.dialect.name], order).first()
-    if inserted is None:
-        return False
-    conn.execute(_INSERT_ITEMS, items)
-    return True
+def insert_orders(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert orders (one multi-row statement): the ids inserted. An order whose reference
+    its customer already used, or an earlier row took, is not, and writes nothing."""
+    if not rows:
+        return set()
+    inserted = conn.execute(_INSERT_ORDER[conn.dialect.name], list(rows)).scalars()
+    return set(inserted)
+
+
+def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_INSERT_ITEMS, list(rows))
 
 
 def order_id_for_reference(conn: Connection, customer_id: uuid.UUID, reference: str) -> uuid.UUID:

@@ -8,6 +8,7 @@ Nothing here commits; the writer (or the CLI's transaction) does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -229,24 +230,49 @@ def plan_columns(
 
 def submit_order(conn: Connection, *, prepared: PreparedOrder) -> dict[str, Any]:
     """Store a prepared order; 409 if the customer already used its reference."""
-    row = prepared.order
-    if not repository.insert_order(conn, row, prepared.items):
-        existing = repository.order_id_for_reference(
-            conn, prepared.principal.customer_id, row["order_reference_id"]
-        )
-        raise DuplicateOrderReference(row["order_reference_id"], str(existing))
-    journal.insert_events(conn, prepared.events)
-    journal.add_timers(conn, prepared.timers)
-    if prepared.postbacks:
-        outbox.enqueue_order_events(
-            conn, order_id=row["id"], events=prepared.postbacks, now=row["created_at"],
-            customer_id=row["customer_id"],
-        )  # fmt: skip
+    (answer,) = submit_orders(conn, [prepared])
+    if isinstance(answer, DuplicateOrderReference):
+        raise answer
+    return answer
+
+
+def submit_orders(
+    conn: Connection, prepared: Sequence[PreparedOrder]
+) -> list[dict[str, Any] | DuplicateOrderReference]:
+    """Store prepared orders together: one multi-row statement per table, not one per
+    order (the writer hands it the plain submits of a batch: ``Database.write_together``).
+    Each order's answer in turn; an order whose reference its customer already used (or
+    an earlier order of ``prepared`` took) writes nothing and gets its refusal instead."""
+    inserted = repository.insert_orders(conn, [order.order for order in prepared])
+    stored = [order for order in prepared if order.order["id"] in inserted]
+    repository.insert_items(conn, [item for order in stored for item in order.items])
+    journal.insert_events(conn, [event for order in stored for event in order.events])
+    journal.add_timers(conn, [timer for order in stored for timer in order.timers])
+    for order in stored:
+        if order.postbacks:
+            row = order.order
+            outbox.enqueue_order_events(
+                conn, order_id=row["id"], events=order.postbacks, now=row["created_at"],
+                customer_id=row["customer_id"],
+            )  # fmt: skip
+    return [
+        _created(order.order) if order.order["id"] in inserted else _taken(conn, order)
+        for order in prepared
+    ]
+
+
+def _created(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "orderReferenceId": row["order_reference_id"],
         "createdAt": plan_views.iso(row["created_at"]),
     }
+
+
+def _taken(conn: Connection, prepared: PreparedOrder) -> DuplicateOrderReference:
+    reference = prepared.order["order_reference_id"]
+    existing = repository.order_id_for_reference(conn, prepared.principal.customer_id, reference)
+    return DuplicateOrderReference(reference, str(existing))
 
 
 def get_order(
