@@ -74,8 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--workers",
         type=server.positive,
-        default=1,
-        help="API processes on PostgreSQL (SQLite always runs one)",
+        default=os.cpu_count() or 1,
+        help="API processes on PostgreSQL, one per core by default, as docs/deploy.md "
+        "advises (SQLite always runs one)",
     )
     add(
         "--orders",
