@@ -79,6 +79,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "advises (SQLite always runs one)",
     )
     add(
+        "--embedded-worker",
+        choices=["on", "off"],
+        default="on",
+        help="whether the server also runs the delivery worker (each submitted order's "
+        "intake and hand-off), as `pressline serve` does by default; off measures the API "
+        "alone, as when `pressline worker` runs elsewhere",
+    )
+    add(
         "--orders",
         type=int,
         default=1_000_000,
@@ -169,7 +177,7 @@ def run_backend(
             how = "from cache" if data.from_cache else "seeded"
             note(f"{backend}: database ready ({how}) in {data.prepare_seconds:.0f} s")
             account = workload.prepare_account(data.url, run_id)
-            workers = args.workers if backend == "postgres" else 1
+            workers = api_processes(backend, args)
             for index, mode in enumerate(_modes(args)):
                 features = _features(mode, backend, args, redis_url)
                 server_run = f"{run_id}s{index}"  # each server's submits have references of its own
@@ -181,9 +189,11 @@ def run_backend(
                     api_key=account.api_key,
                     features=features,
                     log_name=f"server-{mode}.log",
+                    embedded_worker=args.embedded_worker == "on",
                 ) as srv:
                     note(
                         f"{backend}: pressline serve on {srv.url} (pid {srv.process.pid}), "
+                        f"{workers} API process(es), embedded worker {args.embedded_worker}, "
                         f"features {features.describe()}"
                     )
                     for name in args.only:  # each appended as it finishes
@@ -192,6 +202,11 @@ def run_backend(
                                 backend, name, args, wrk, server_run, srv, account, data, mode
                             )
                         )
+
+
+def api_processes(backend: str, args: argparse.Namespace) -> int:
+    """API processes the run's server has: ``--workers`` on PostgreSQL, one on SQLite."""
+    return int(args.workers) if backend == "postgres" else 1
 
 
 def run_scenario(
@@ -233,6 +248,7 @@ def run_scenario(
     )
     label = backend if args.features == "off" else f"{backend} (features {mode})"
     facts = {**facts, "backend": backend, "features": mode}
+    facts |= {"workers": api_processes(backend, args), "embedded_worker": args.embedded_worker}
     return Measurement(
         label, scenario, args.connections, result, target.describe(), passed, why, facts
     )

@@ -213,7 +213,9 @@ class Server:
             time.sleep(0.1)
 
 
-def _environment(database_url: str, workdir: Path, port: int, workers: int) -> dict[str, str]:
+def _environment(
+    database_url: str, workdir: Path, port: int, workers: int, embedded_worker: bool
+) -> dict[str, str]:
     """The caller's environment without its PRESSLINE_* settings, and the run's own."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PRESSLINE_")}
     return {
@@ -223,6 +225,7 @@ def _environment(database_url: str, workdir: Path, port: int, workers: int) -> d
         "PRESSLINE_PORT": str(port),
         "PRESSLINE_TLS_DIR": str(workdir / "tls"),
         "PRESSLINE_WORKERS": str(workers),
+        "PRESSLINE_EMBEDDED_WORKER": "true" if embedded_worker else "false",
     }
 
 
@@ -235,10 +238,16 @@ def start(
     api_key: str,
     features: Features | None = None,
     log_name: str = "server.log",
+    embedded_worker: bool = True,
 ) -> Server:
-    """`pressline serve` on a free port of 127.0.0.1, ready; the caller stops (or kills) it."""
+    """`pressline serve` on a free port of 127.0.0.1, ready; the caller stops (or kills) it.
+    ``embedded_worker``: whether the server also runs the delivery worker (order intake,
+    hand-offs, postbacks), as it does by default."""
     port = free_port()
-    env = {**_environment(database_url, workdir, port, workers), **(features or Features()).env()}
+    env = {
+        **_environment(database_url, workdir, port, workers, embedded_worker),
+        **(features or Features()).env(),
+    }
     log = workdir / log_name
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -268,6 +277,7 @@ def serve(
     api_key: str,
     features: Features | None = None,
     log_name: str = "server.log",
+    embedded_worker: bool = True,
 ) -> Iterator[Server]:
     """`pressline serve` on a free port of 127.0.0.1, stopped when the block ends."""
     server = start(
@@ -278,6 +288,7 @@ def serve(
         api_key=api_key,
         features=features,
         log_name=log_name,
+        embedded_worker=embedded_worker,
     )
     try:
         yield server
