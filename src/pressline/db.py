@@ -43,6 +43,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String, TypeDecorator
 
 from pressline.errors import DomainError
@@ -87,33 +90,78 @@ class IsoText(TypeDecorator[str]):
     """A :class:`UTCDateTime` column read as the text Pressline answers with, to the second
     (``2026-01-02T03:04:05+00:00``), with no datetime in between: a search page has up to
     300 of them, and parsing, converting and formatting each was a tenth of the search's
-    time on SQLite. For reading only: ``type_coerce(column, IsoText())`` in a select."""
+    time on SQLite. For reading only: ``type_coerce(column, IsoText())`` in a select.
+
+    PostgreSQL writes the text itself (``to_char``, in the outermost select only, which
+    SQLAlchemy guarantees for ``column_expression``: subqueries still sort by the time).
+    SQLite's stored text is sliced, which is cheaper there than any SQL function."""
 
     impl = String
     cache_ok = True
 
+    def column_expression(self, colexpr: Any) -> Any:
+        return _iso_text(colexpr, type_=self)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
-            return f"{value[:10]}T{value[11:19]}+00:00"
-        moment: datetime = value
-        return moment.astimezone(UTC).isoformat(timespec="seconds")
+        if isinstance(value, datetime):  # not written by the database (not expected)
+            return value.astimezone(UTC).isoformat(timespec="seconds")
+        if value is None or dialect.name != "sqlite":
+            return value if value is None else str(value)
+        return f"{value[:10]}T{value[11:19]}+00:00"  # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
 
 
 class UuidText(TypeDecorator[str]):
     """A ``Uuid`` column read as its canonical text, with no ``uuid.UUID`` in between
-    (search's ids only go out as text). For reading only, as :class:`IsoText`."""
+    (search's ids only go out as text). For reading only, as :class:`IsoText`: PostgreSQL
+    casts, SQLite's 32 hex digits (as SQLAlchemy's ``Uuid`` writes them) get dashes."""
 
     impl = String
     cache_ok = True
 
+    def column_expression(self, colexpr: Any) -> Any:
+        return _uuid_text(colexpr, type_=self)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite: the 32 hex digits SQLAlchemy's Uuid writes
-            return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-        return str(value)
+        if value is None or dialect.name != "sqlite":
+            return None if value is None else str(value)
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+class _AsText(FunctionElement[str]):
+    """The column wrapped for reading as text; its type (``type_``) reads the result."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any, *, type_: TypeDecorator[str]) -> None:
+        super().__init__(column)
+        self.type = type_
+
+
+class _iso_text(_AsText):
+    name = "iso_text"
+    inherit_cache = True
+
+
+class _uuid_text(_AsText):
+    name = "uuid_text"
+    inherit_cache = True
+
+
+@compiles(_iso_text)
+@compiles(_uuid_text)
+def _as_stored(element: FunctionElement[str], compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_iso_text, "postgresql")
+def _iso_text_postgresql(element: _iso_text, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')"""
+
+
+@compiles(_uuid_text, "postgresql")
+def _uuid_text_postgresql(element: _uuid_text, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 def utcnow() -> datetime:

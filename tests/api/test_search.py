@@ -300,3 +300,26 @@ def test_recent_submits_come_first(caller: Caller) -> None:
     first = caller.submit(order_body()).json()["id"]
     second = caller.submit(order_body()).json()["id"]
     assert ids(caller.search({})) == [second, first]
+
+
+def test_orders_within_one_second_come_newest_first(client: TestClient, database: Database) -> None:
+    """Results show times to the second, but sort by the stored time: the text a result
+    carries (db.IsoText) must never be what the page is ordered by."""
+    caller = new_caller(client, database)
+    principal = principal_of(database, caller)
+    moment = datetime(2032, 1, 1, 9, 30, 15, tzinfo=UTC)
+    stored = [
+        store(
+            database,
+            principal,
+            order_body(f"tick-{n}-{uuid.uuid4().hex[:6]}"),
+            moment + timedelta(microseconds=n),
+        )
+        for n in range(6)
+    ]
+    newest_first = list(reversed(stored))
+    plain = caller.search({}).json()["orders"]
+    assert [order["id"] for order in plain] == newest_first
+    assert {order["createdAt"] for order in plain} == {"2032-01-01T09:30:15+00:00"}
+    by_status = caller.search({"fulfillmentStatus": ["created", "failed"]}).json()["orders"]
+    assert [order["id"] for order in by_status] == newest_first
