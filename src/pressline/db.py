@@ -103,10 +103,12 @@ class IsoText(TypeDecorator[str]):
         return _iso_text(colexpr, type_=self)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
         if isinstance(value, datetime):  # not written by the database (not expected)
             return value.astimezone(UTC).isoformat(timespec="seconds")
-        if value is None or dialect.name != "sqlite":
-            return value if value is None else str(value)
+        if dialect.name != "sqlite":  # the database wrote the text
+            return str(value)
         return f"{value[:10]}T{value[11:19]}+00:00"  # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
 
 
@@ -122,8 +124,10 @@ class UuidText(TypeDecorator[str]):
         return _uuid_text(colexpr, type_=self)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None or dialect.name != "sqlite":
-            return None if value is None else str(value)
+        if value is None:
+            return None
+        if dialect.name != "sqlite":  # the database wrote the text
+            return str(value)
         return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
 
 
