@@ -106,7 +106,8 @@ class IsoText(TypeDecorator[str]):
         if value is None:
             return None
         if isinstance(value, datetime):  # not written by the database (not expected)
-            return value.astimezone(UTC).isoformat(timespec="seconds")
+            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return moment.isoformat(timespec="seconds")
         if dialect.name != "sqlite":  # the database wrote the text
             return str(value)
         return f"{value[:10]}T{value[11:19]}+00:00"  # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
@@ -372,14 +373,15 @@ class BatchWriter:
         while batch:
             results: list[Any] = []
             failed_at: int | None = None
+            failed_run = 1  # how many jobs ran in the call that failed
             failure: BaseException | None = None
             try:
                 with self._engine.begin() as conn:
-                    for index, run in _runs(batch):
+                    for index, size, run in _runs(batch):
                         try:
                             results.extend(run(conn))
                         except Exception as exc:
-                            failed_at, failure = index, exc
+                            failed_at, failed_run, failure = index, size, exc
                             raise
             except Exception as exc:
                 cause = exc if failed_at is None else failure
@@ -407,10 +409,15 @@ class BatchWriter:
                     # was written, so the whole batch runs again on a fresh connection.
                     reconnected = True
                     continue
-                if batch[failed_at].bulk is not None:
-                    # Jobs that ran together failed together: run each alone, so the
+                if failed_run > 1:
+                    # Jobs that ran together failed together: run those alone, so the
                     # failure is the one job's that causes it, and the others commit.
-                    for job in batch:
+                    log.warning(
+                        "%d write jobs run together failed; running each alone",
+                        failed_run,
+                        exc_info=failure,
+                    )
+                    for job in batch[failed_at : failed_at + failed_run]:
                         job.bulk = None
                     continue
                 if not isinstance(failure, DomainError):
@@ -423,20 +430,22 @@ class BatchWriter:
             return
 
 
-def _runs(batch: Sequence[_Job[Any]]) -> Iterator[tuple[int, Callable[[Connection], list[Any]]]]:
-    """The batch as calls, each with the index of its first job: a job alone, or the jobs
-    of one ``bulk`` kind that stand next to each other, together."""
+def _runs(
+    batch: Sequence[_Job[Any]],
+) -> Iterator[tuple[int, int, Callable[[Connection], list[Any]]]]:
+    """The batch as calls, each with the index of its first job and how many it runs: a
+    job alone, or the jobs of one ``bulk`` kind that stand next to each other, together."""
     index = 0
     while index < len(batch):
         job = batch[index]
         if job.bulk is None:
-            yield index, partial(_alone, job)
+            yield index, 1, partial(_alone, job)
             index += 1
             continue
         end = index + 1
-        while end < len(batch) and batch[end].bulk is job.bulk:
+        while end < len(batch) and batch[end].bulk == job.bulk:  # == : bound methods too
             end += 1
-        yield index, partial(_together, job.bulk, batch[index:end])
+        yield index, end - index, partial(_together, job.bulk, batch[index:end])
         index = end
 
 

@@ -7,6 +7,10 @@ behind ``uuid.uuid4()`` gives up the GIL and waits far longer to get it back tha
 module's own, seeded from the OS (the full Mersenne Twister state: 2,496 bytes), and
 reseeded in every forked worker: whoever seeds the global ``random`` (a test framework, a
 library) cannot make ids repeat, and two processes never share a sequence.
+
+A Mersenne Twister's state can be worked out from enough of its output, so these ids
+must never serve as a secret or an access token (every read is scoped by the caller's
+customer; leases, deliveries and signing secrets use ``uuid4`` or ``secrets``).
 """
 
 from __future__ import annotations

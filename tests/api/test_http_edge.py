@@ -119,7 +119,8 @@ def test_head_on_an_order_is_405(caller: Caller) -> None:
 
 
 def test_an_order_key_over_100_characters_is_400_after_the_key_check(caller: Caller) -> None:
-    """As ``OrderKey`` declares it, on Get Order's hot route too; 100 characters is a key."""
+    """As ``OrderKey`` declares it, on Get Order's hot route too; 100 characters is a key.
+    A missing or malformed ``X-API-KEY`` is refused first, as FastAPI's route did."""
     assert caller.get("x" * 100).status_code == 404
     body = assert_error(caller.get("x" * 101), 400, "too_long")
     assert body["errors"][0]["param"] == "orderId"

@@ -8,6 +8,7 @@ a gate; everything queued meanwhile is committed together once the gate opens.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections import Counter
@@ -23,6 +24,8 @@ from pressline.accounts.repository import Principal, find_key
 from pressline.catalog.service import starter_reference
 from pressline.db import Bulk, Database, utcnow
 from pressline.errors import DuplicateOrderReference
+from pressline.idempotency import service as idempotency
+from pressline.idempotency.keys import Outcome, Refused
 from pressline.orders import examples, repository, service
 from pressline.orders.schemas import OrderCreate
 from pressline.orders.tables import order_items, orders
@@ -392,3 +395,19 @@ def test_a_job_of_another_kind_between_them_splits_the_run(
     results = asyncio.run(in_one_batch_of(database, calls))
     assert sizes == [1, 1]
     assert [result["id"] for result in results] == [str(o.order["id"]) for o in (a, b, c)]
+
+
+def test_plain_submits_answer_through_the_idempotency_layer(
+    database: Database, principal: Principal
+) -> None:
+    """What Submit Order queues for a plain submit: 200 with the created order, and the
+    refusal (a 409 once sent) for a reference an earlier submit of the run took."""
+    first, clash = prepared(principal, "taken-in-run"), prepared(principal, "taken-in-run")
+    calls = [partial(database.write_together, idempotency.submit_orders, o) for o in (first, clash)]
+    created, refused = asyncio.run(in_one_batch_of(database, calls))
+    assert isinstance(created, Outcome)
+    assert created.status == 200
+    assert json.loads(created.body)["id"] == str(first.order["id"])
+    assert isinstance(refused, Refused)
+    assert isinstance(refused.error, DuplicateOrderReference)
+    assert refused.error.existing_id == str(first.order["id"])

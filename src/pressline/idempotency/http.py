@@ -74,8 +74,10 @@ async def submit(
 ) -> Response:
     """Submit Order, with the header's key and/or ``preventDuplicate``.
 
-    Every submit goes through ``service.submit_order``, keyed or not: a duplicate
-    reference is then answered only after its batch commits (``keys.Refused``).
+    A plain submit (no key, no ``preventDuplicate``) is stored with the other plain
+    submits of its batch (``service.submit_orders``), any other through
+    ``service.submit_order``: either way a duplicate reference is answered only after
+    its batch commits (``keys.Refused``).
     """
     now, retention = utcnow(), _retention(request)
     reference = prepared.order["order_reference_id"]
