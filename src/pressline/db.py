@@ -213,7 +213,12 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
         "hide_parameters": True,
     }
     if sa_url.get_backend_name() != "sqlite":
-        write = create_engine(url, pool_size=pool_size + 2, max_overflow=4, **common)
+        from pressline.pgcursor import Cursor  # psycopg is imported for PostgreSQL only
+
+        write = create_engine(
+            url, pool_size=pool_size + 2, max_overflow=4,
+            connect_args={"cursor_factory": Cursor}, **common,
+        )  # fmt: skip
         event.listen(write, "connect", _postgresql_session)
         return write.execution_options(isolation_level="AUTOCOMMIT"), write
     if sa_url.database and sa_url.database != ":memory:":
