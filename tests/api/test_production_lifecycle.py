@@ -232,6 +232,10 @@ def test_intake_passes_orders_in_batches_each_as_it_would_alone(
     }  # fmt: skip
     assert sorted(submitted) == sorted(pushed)
     assert [statuses(body) for body in submitted.values()] == [("passed", ["passed"] * 2)] * 4
+    with database.transaction() as conn:
+        handed = {o: order_row(conn, o).handed_off_at for o in (*pushed, played, held)}
+    assert all(handed[o] is not None for o in pushed)  # written with the move itself
+    assert (handed[played], handed[held]) == (None, None)  # the sandbox plays; held waits
     assert statuses(sandbox_caller.get(played).json()) == ("passed", ["passed"])
     with database.transaction() as conn:
         kinds = {o: [t.kind for t in journal.timers_of(conn, uuid.UUID(o))] for o in (played, held)}

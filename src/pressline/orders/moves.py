@@ -168,7 +168,7 @@ class OrderChange:
     def save(self, message: str) -> AnyRow:
         """Store every change, derive the order's statuses, log, queue postbacks, run the
         hooks; the order's row as it now is."""
-        return save_all([(self, message)])[0]
+        return _save([(self, message)]).get(self.order.id, self.order)
 
     def _settle(self, message: str) -> tuple[FulfillmentStatus, FulfillmentStatus]:
         """Derive the order's status and financial status from the moves and log the
@@ -194,22 +194,37 @@ class OrderChange:
         return before, after
 
 
-def save_all(changes: Sequence[tuple[OrderChange, str]]) -> list[AnyRow]:
+def save_all(changes: Sequence[tuple[OrderChange, str]]) -> None:
     """Save the changes of several orders, made on one connection at one moment, with a
-    few statements for all of them (the intake pass moves dozens of orders at once);
-    each order's row as it now is, in the order given.
+    few statements for all of them (the intake pass moves dozens of orders at once).
 
     Item and order updates go out as one executemany per set of changed columns, the
-    event log as one insert, hand-offs together (``handoff.hand_off_many``); postbacks
-    are queued per order, after the rows they describe are written.
+    event log as one insert, hand-offs together (``handoff``); postbacks are queued per
+    order, after the rows they describe are written.
     """
-    if not changes:
-        return []
+    if changes:
+        _save(changes)
+
+
+def _save(changes: Sequence[tuple[OrderChange, str]]) -> dict[uuid.UUID, AnyRow]:
+    """``save_all``; the rows it wrote and knows as they now are (one order: its own,
+    unless nothing of the order's row changed)."""
     first = changes[0][0]
     conn, now = first.conn, first.now
     if any(change.conn is not conn or change.now != now for change, _ in changes[1:]):
         raise ValueError("save_all takes changes made on one connection at one moment")
-    moved = [change._settle(message) for change, message in changes]
+    moved = [(change, *change._settle(message)) for change, message in changes]
+    # Hooks: an order that has just become ``passed`` is handed to its facility (its
+    # ``handed_off_at`` written with the move); one that has become ``created`` again
+    # goes through intake.
+    handing = handoff.plan(
+        conn,
+        [change.order for change, before, after in moved
+         if after is not before and after is F.PASSED and change.order.handed_off_at is None],
+    )  # fmt: skip
+    for change, _, _ in moved:
+        if change.order.id in handing.sent:
+            change.order_values["handed_off_at"] = now
     journal.update_items(
         conn,
         [
@@ -218,55 +233,37 @@ def save_all(changes: Sequence[tuple[OrderChange, str]]) -> list[AnyRow]:
             for item_id, values in change._item_values.items()
         ],
     )
-    rows = _update_orders(conn, [change for change, _ in changes])
+    current = _update_orders(conn, [change for change, _ in changes])
     journal.insert_events(conn, [event for change, _ in changes for event in change.events])
-    rows = _hooks(conn, rows, moved, now)
+    journal.add_timers(
+        conn,
+        [intake_timer(change.order.id, now) for change, before, after in moved
+         if after is F.CREATED and before is not F.CREATED],
+    )  # fmt: skip
+    handoff.carry_out(conn, handing, now=now, current=current)
     for change, _ in changes:
         if change.postbacks:
             outbox.enqueue_order_events(
                 conn, order_id=change.order.id, events=list(dict.fromkeys(change.postbacks)),
                 now=now, customer_id=change.order.customer_id,
             )  # fmt: skip
-    return rows
+    return current
 
 
-def _update_orders(conn: Connection, changes: Sequence[OrderChange]) -> list[AnyRow]:
-    """Write each change's order columns; the rows as they now are. One order: UPDATE …
-    RETURNING. Several: an executemany per set of columns, then one read of them all."""
-    if len(changes) == 1:
-        change = changes[0]
-        if not change.order_values:
-            return [change.order]
-        return [repository.update_order(conn, change.order.id, **change.order_values)]
+def _update_orders(conn: Connection, changes: Sequence[OrderChange]) -> dict[uuid.UUID, AnyRow]:
+    """Write each change's order columns. One order: UPDATE … RETURNING, and its row as
+    it now is. Several: an executemany per set of columns, and no rows (read again only
+    if needed: the intake pass never needs them)."""
     changed = [change for change in changes if change.order_values]
+    if len(changes) == 1:
+        return {
+            change.order.id: repository.update_order(conn, change.order.id, **change.order_values)
+            for change in changed
+        }
     repository.update_orders_each(
         conn, [{"target_id": change.order.id, **change.order_values} for change in changed]
     )
-    now = repository.orders_by_id(conn, [change.order.id for change in changed])
-    return [now.get(change.order.id, change.order) for change in changes]
-
-
-def _hooks(
-    conn: Connection,
-    rows: Sequence[AnyRow],
-    moved: Sequence[tuple[FulfillmentStatus, FulfillmentStatus]],
-    now: datetime,
-) -> list[AnyRow]:
-    """An order that has just become ``passed`` is handed to its facility; one that has
-    become ``created`` again goes through intake."""
-    passed = [
-        row
-        for row, (before, after) in zip(rows, moved, strict=True)
-        if after is not before and after is F.PASSED and row.handed_off_at is None
-    ]
-    again = [
-        intake_timer(row.id, now)
-        for row, (before, after) in zip(rows, moved, strict=True)
-        if after is F.CREATED and before is not F.CREATED
-    ]
-    journal.add_timers(conn, again)
-    handed = handoff.hand_off_many(conn, passed, now=now)
-    return [handed.get(row.id, row) for row in rows]
+    return {}
 
 
 def intake_timer(order_id: uuid.UUID, now: datetime) -> dict[str, Any]:

@@ -210,14 +210,6 @@ def update_orders_each(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
     update_each(conn, orders, rows)
 
 
-def update_orders(
-    conn: Connection, order_ids: Sequence[uuid.UUID], **values: Any
-) -> list[OrderRow]:
-    """The same columns on several orders in one statement; their rows as they now are."""
-    statement = update(orders).where(orders.c.id.in_(order_ids)).values(**values)
-    return list(conn.execute(statement.returning(*orders.c)))
-
-
 def orders_by_id(conn: Connection, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OrderRow]:
     if not order_ids:
         return {}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -35,49 +36,65 @@ def sandbox_step(now: datetime) -> datetime:
     return now + timedelta(seconds=get_settings().sandbox_step_seconds)
 
 
-def hand_off_many(
-    conn: Connection, orders: Sequence[AnyRow], *, now: datetime
-) -> dict[uuid.UUID, AnyRow]:
-    """Give ``passed`` orders to their facilities (or the sandbox) with a few statements
-    for all of them; the orders whose rows changed, as they now are."""
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """Who takes each order that has just become ``passed``: the sandbox, or its facility."""
+
+    #: Orders of sandbox connectors: the sandbox plays them (``timers``).
+    played: list[uuid.UUID]
+    #: Orders going to their facility (order id: facility id). Their ``handed_off_at``
+    #: is written with the status move itself, not by a second update.
+    sent: dict[uuid.UUID, str]
+
+
+def plan(conn: Connection, orders: Sequence[AnyRow]) -> HandOff:
+    """Where ``orders`` (becoming ``passed``, not yet handed off) go; one read for all."""
     if not orders:
-        return {}
+        return HandOff([], {})
     sandboxes = accounts.sandbox_connectors(conn, {order.connector_id for order in orders})
-    played = [order.id for order in orders if order.connector_id in sandboxes]
-    if played:
-        playing = journal.orders_with_timer(conn, played, SANDBOX)
+    return HandOff(
+        played=[order.id for order in orders if order.connector_id in sandboxes],
+        # An order with no facility has nowhere to go: the operator must re-route it first.
+        sent={
+            order.id: order.fulfillment_facility_id
+            for order in orders
+            if order.connector_id not in sandboxes and order.fulfillment_facility_id is not None
+        },
+    )
+
+
+def carry_out(
+    conn: Connection, handing: HandOff, *, now: datetime, current: Mapping[uuid.UUID, AnyRow]
+) -> None:
+    """Once the orders' rows are written: the sandbox's first step is scheduled, and a
+    facility that subscribed an ``orderSubmitUrl`` gets its orders pushed (as they now
+    are: the rows in ``current``, or read again)."""
+    if handing.played:
+        playing = journal.orders_with_timer(conn, handing.played, SANDBOX)
         due = sandbox_step(now)
         journal.add_timers(
             conn,
             [{"order_id": order_id, "kind": SANDBOX, "due_at": due}
-             for order_id in played if order_id not in playing],
+             for order_id in handing.played if order_id not in playing],
         )  # fmt: skip
-    # An order with no facility has nowhere to go: the operator must re-route it first.
-    sent = [
-        order
-        for order in orders
-        if order.connector_id not in sandboxes and order.fulfillment_facility_id is not None
-    ]
-    if not sent:
-        return {}
-    updated = {
-        row.id: row
-        for row in repository.update_orders(conn, [order.id for order in sent], handed_off_at=now)
-    }
-    subscriptions = production.subscriptions_of(
-        conn, {order.fulfillment_facility_id for order in sent}
-    )
-    pushed = [updated[order.id] for order in sent if order.fulfillment_facility_id in subscriptions]
-    items = repository.items_of_orders(conn, [order.id for order in pushed])
-    for order in pushed:
+    if not handing.sent:
+        return
+    subscriptions = production.subscriptions_of(conn, set(handing.sent.values()))
+    pushed = [order_id for order_id, facility in handing.sent.items() if facility in subscriptions]
+    if not pushed:
+        return
+    unread = [order_id for order_id in pushed if order_id not in current]
+    rows = {**current, **repository.orders_by_id(conn, unread)}
+    items = repository.items_of_orders(conn, pushed)
+    for order_id in pushed:
+        order = rows[order_id]
         subscription = subscriptions[order.fulfillment_facility_id]
-        body = views.order_view(order, items[order.id])
+        body = views.order_view(order, items[order_id])
         outbox.enqueue_delivery(
             conn, purpose="facility.submit", url=subscription.order_submit_url, body=_json(body),
-            content_type="application/json", now=now, order_id=order.id,
+            content_type="application/json", now=now, order_id=order_id,
             secret=subscription.secret,
         )  # fmt: skip
-    return updated
 
 
 def forward_cancel(conn: Connection, order: AnyRow, *, now: datetime) -> bool:
