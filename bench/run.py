@@ -87,6 +87,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "alone, as when `pressline worker` runs elsewhere",
     )
     add(
+        "--read-pool-size",
+        type=server.positive,
+        default=None,
+        help="PRESSLINE_READ_POOL_SIZE of each API process (PostgreSQL reads run on that "
+        "many threads); default: the server's own",
+    )
+    add(
         "--orders",
         type=int,
         default=1_000_000,
@@ -190,6 +197,7 @@ def run_backend(
                     features=features,
                     log_name=f"server-{mode}.log",
                     embedded_worker=args.embedded_worker == "on",
+                    read_pool_size=args.read_pool_size,
                 ) as srv:
                     note(
                         f"{backend}: pressline serve on {srv.url} (pid {srv.process.pid}), "
@@ -248,7 +256,11 @@ def run_scenario(
     )
     label = backend if args.features == "off" else f"{backend} (features {mode})"
     facts = {**facts, "backend": backend, "features": mode}
-    facts |= {"workers": api_processes(backend, args), "embedded_worker": args.embedded_worker}
+    facts |= {
+        "workers": api_processes(backend, args),
+        "embedded_worker": args.embedded_worker,
+        "read_pool_size": args.read_pool_size,
+    }
     return Measurement(
         label, scenario, args.connections, result, target.describe(), passed, why, facts
     )

@@ -214,10 +214,17 @@ class Server:
 
 
 def _environment(
-    database_url: str, workdir: Path, port: int, workers: int, embedded_worker: bool
+    database_url: str,
+    workdir: Path,
+    port: int,
+    workers: int,
+    embedded_worker: bool,
+    read_pool_size: int | None,
 ) -> dict[str, str]:
     """The caller's environment without its PRESSLINE_* settings, and the run's own."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PRESSLINE_")}
+    if read_pool_size is not None:
+        inherited["PRESSLINE_READ_POOL_SIZE"] = str(read_pool_size)
     return {
         **inherited,
         "PRESSLINE_DATABASE_URL": database_url,
@@ -239,13 +246,15 @@ def start(
     features: Features | None = None,
     log_name: str = "server.log",
     embedded_worker: bool = True,
+    read_pool_size: int | None = None,
 ) -> Server:
     """`pressline serve` on a free port of 127.0.0.1, ready; the caller stops (or kills) it.
     ``embedded_worker``: whether the server also runs the delivery worker (order intake,
-    hand-offs, postbacks), as it does by default."""
+    hand-offs, postbacks), as it does by default. ``read_pool_size``: its
+    PRESSLINE_READ_POOL_SIZE (None: the default)."""
     port = free_port()
     env = {
-        **_environment(database_url, workdir, port, workers, embedded_worker),
+        **_environment(database_url, workdir, port, workers, embedded_worker, read_pool_size),
         **(features or Features()).env(),
     }
     log = workdir / log_name
@@ -278,6 +287,7 @@ def serve(
     features: Features | None = None,
     log_name: str = "server.log",
     embedded_worker: bool = True,
+    read_pool_size: int | None = None,
 ) -> Iterator[Server]:
     """`pressline serve` on a free port of 127.0.0.1, stopped when the block ends."""
     server = start(
@@ -289,6 +299,7 @@ def serve(
         features=features,
         log_name=log_name,
         embedded_worker=embedded_worker,
+        read_pool_size=read_pool_size,
     )
     try:
         yield server

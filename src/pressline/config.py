@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     write_batch_max: int = Field(
         default=64, ge=1, le=1000, description="Most writes committed together by the writer."
     )
-    read_pool_size: int = Field(default=8, ge=1, le=128)
+    read_pool_size: int = Field(
+        default=8, ge=1, le=128, description="PostgreSQL reader threads (and pooled connections)."
+    )
     #: How often each process checks whether an operator changed reference data.
     reference_refresh_seconds: float = Field(default=2.0, gt=0, le=3600)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(default="info")

@@ -3,8 +3,9 @@
 Database code is synchronous SQLAlchemy Core everywhere (docs/adr/0001). The async
 HTTP edge reaches it through :class:`Database`:
 
-* ``await db.read(fn)`` runs ``fn(conn)`` on a worker thread with an autocommit
-  connection (each statement one round trip, no BEGIN/ROLLBACK, no pre-ping).
+* ``await db.read(fn)`` runs ``fn(conn)`` with an autocommit connection (each statement
+  one round trip, no BEGIN/ROLLBACK, no pre-ping): on SQLite on the event loop, on
+  PostgreSQL on one of the ``read_pool_size`` reader threads.
 * ``await db.write(fn)`` queues ``fn`` for the single writer thread, which commits
   concurrent writes together (group commit) and answers each caller only after
   its commit: a 2xx is never sent for an uncommitted order (reliability.md 19).
