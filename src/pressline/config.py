@@ -58,7 +58,10 @@ class Settings(BaseSettings):
         default=64, ge=1, le=1000, description="Most writes committed together by the writer."
     )
     read_pool_size: int = Field(
-        default=8, ge=1, le=128, description="PostgreSQL reader threads (and pooled connections)."
+        default=8,
+        ge=1,
+        le=128,
+        description="PostgreSQL reader threads per process (its pool holds 2 more connections).",
     )
     #: How often each process checks whether an operator changed reference data.
     reference_refresh_seconds: float = Field(default=2.0, gt=0, le=3600)

@@ -221,12 +221,14 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
         "hide_parameters": True,
     }
     if sa_url.get_backend_name() != "sqlite":
-        from pressline.pgcursor import Cursor  # psycopg is imported for PostgreSQL only
+        connect_args: dict[str, Any] = {}
+        if sa_url.get_driver_name() == "psycopg":  # the documented driver
+            from pressline.pgcursor import Cursor  # imported for PostgreSQL only
 
+            connect_args["cursor_factory"] = Cursor
         write = create_engine(
-            url, pool_size=pool_size + 2, max_overflow=4,
-            connect_args={"cursor_factory": Cursor}, **common,
-        )  # fmt: skip
+            url, pool_size=pool_size + 2, max_overflow=4, connect_args=connect_args, **common
+        )
         event.listen(write, "connect", _postgresql_session)
         return write.execution_options(isolation_level="AUTOCOMMIT"), write
     if sa_url.database and sa_url.database != ":memory:":

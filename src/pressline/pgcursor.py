@@ -3,9 +3,10 @@
 psycopg 3 builds a ``Column`` object for every column of the result each time
 ``cursor.description`` is read (psycopg/psycopg#457, still so in 3.3): about a
 microsecond a column, so 60-80 µs for Get Order's joined read of the key, the order
-and its items. SQLAlchemy reads it after every statement, but for a statement it has
-run before (all of ours: they are cached) only to learn whether rows came back; it
-looks inside only the first time, to match the columns to the statement's.
+and its items. SQLAlchemy reads it after every statement, but for a statement whose
+result columns it has cached (our hot paths: Core statements built once) only to learn
+whether rows came back; it looks inside the first time, to match the columns to the
+statement's, and every time for textual SQL.
 
 So ``description`` here is a sequence that knows its length at once and builds
 psycopg's own columns on first use. It describes the result it was made for: read
@@ -26,6 +27,8 @@ _ROWS = frozenset({pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecS
 
 class Cursor(psycopg.Cursor[Any]):
     """``psycopg.Cursor`` with a lazily built ``description`` (the module's docstring)."""
+
+    __slots__ = ()
 
     @property
     def description(self) -> list[psycopg.Column] | None:

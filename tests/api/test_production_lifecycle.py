@@ -232,6 +232,7 @@ def test_intake_passes_orders_in_batches_each_as_it_would_alone(
     }  # fmt: skip
     assert sorted(submitted) == sorted(pushed)
     assert [statuses(body) for body in submitted.values()] == [("passed", ["passed"] * 2)] * 4
+    assert all(body["handedOffAt"] for body in submitted.values())  # pushed as they now are
     with database.transaction() as conn:
         handed = {o: order_row(conn, o).handed_off_at for o in (*pushed, played, held)}
     assert all(handed[o] is not None for o in pushed)  # written with the move itself
@@ -281,6 +282,12 @@ def test_an_order_that_fails_intake_does_not_hold_up_its_batch(
     monkeypatch.setattr(production_views, "order_view", order_view)
     drain(database, later + timedelta(minutes=2))
     assert caller.get(bad).json()["fulfillmentStatus"] == "passed"
+    # Alone in its batch, the order's row comes back from the update itself.
+    [body] = [
+        json.loads(d["body"]) for d in queued.deliveries
+        if d["purpose"] == "facility.submit" and str(d["order_id"]) == bad
+    ]  # fmt: skip
+    assert statuses(body)[0] == "passed" and body["handedOffAt"]
 
 
 def test_a_failing_timer_waits_longer_after_each_failure_up_to_an_hour() -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Integer, String, literal, select
 
 from pressline.db import Database
 from pressline.pgcursor import Cursor
@@ -22,7 +24,8 @@ def pg(postgres_cluster: PostgresCluster) -> Iterator[Database]:
     db.close()
 
 
-def _raw(db: Database) -> Iterator[psycopg.Connection]:
+@contextmanager
+def _raw(db: Database) -> Iterator[psycopg.Connection[Any]]:
     with db.read_engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
@@ -33,12 +36,12 @@ SQL = "SELECT 1::int AS n, 'x'::text AS word, now() AS at, NULL::numeric(10, 2) 
 
 
 def test_the_engines_use_it(pg: Database) -> None:
-    for raw in _raw(pg):
+    with _raw(pg) as raw:
         assert isinstance(raw.cursor(), Cursor)
 
 
 def test_it_describes_what_psycopg_describes(pg: Database) -> None:
-    for raw in _raw(pg):
+    with _raw(pg) as raw:
         ours, theirs = raw.cursor(), psycopg.Cursor(raw)
         ours.execute(SQL)
         theirs.execute(SQL)
@@ -53,7 +56,7 @@ def test_it_describes_what_psycopg_describes(pg: Database) -> None:
 
 
 def test_no_rows_means_no_description(pg: Database) -> None:
-    for raw in _raw(pg):
+    with _raw(pg) as raw:
         cursor = raw.cursor()
         assert cursor.description is None  # nothing run yet
         cursor.execute("SET application_name TO 'pressline-test'")
@@ -63,7 +66,7 @@ def test_no_rows_means_no_description(pg: Database) -> None:
 
 
 def test_an_old_description_refuses_to_describe_the_next_result(pg: Database) -> None:
-    for raw in _raw(pg):
+    with _raw(pg) as raw:
         cursor = raw.cursor()
         cursor.execute("SELECT 1 AS first")
         old = cursor.description
@@ -75,10 +78,24 @@ def test_an_old_description_refuses_to_describe_the_next_result(pg: Database) ->
         assert new is not None and [column.name for column in new] == ["second", "third"]
 
 
-def test_sqlalchemy_results_are_keyed_by_column(pg: Database) -> None:
-    """A statement run twice: first SQLAlchemy reads the description, then only its length."""
-    for _ in range(2):
+def test_a_cached_statement_never_builds_the_description(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy matches the columns once; after that it only asks whether rows came."""
+    built: list[int] = []
+    theirs = psycopg.Cursor.description
+
+    def counting(cursor: psycopg.Cursor[Any]) -> Any:
+        built.append(1)
+        return theirs.__get__(cursor)
+
+    with pg.read_engine.connect():
+        pass  # the first connection's set-up reads (textual SQL) are not counted
+    monkeypatch.setattr(psycopg.Cursor, "description", property(counting))
+    statement = select(literal(1, Integer).label("n"), literal("x", String).label("word"))
+    for run in range(3):
         with pg.read_engine.connect() as conn:
-            row = conn.execute(text(SQL)).one()
-            assert (row.n, row.word, row.price) == (1, "x", None)
-            assert row._mapping["at"] is not None
+            result = conn.execute(statement)
+            assert [tuple(row) for row in result] == [(1, "x")]
+            assert result.keys() == ["n", "word"]
+        assert len(built) == 1, f"run {run}"  # the first run only

@@ -219,7 +219,10 @@ def _save(changes: Sequence[tuple[OrderChange, str]]) -> dict[uuid.UUID, AnyRow]
     # goes through intake.
     handing = handoff.plan(
         conn,
-        [change.order for change, before, after in moved
+        [handoff.Passing(change.order.id, change.order.connector_id,
+                         change.order_values.get("fulfillment_facility_id",
+                                                 change.order.fulfillment_facility_id))
+         for change, before, after in moved
          if after is not before and after is F.PASSED and change.order.handed_off_at is None],
     )  # fmt: skip
     for change, _, _ in moved:

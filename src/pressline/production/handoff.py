@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection
 
@@ -47,7 +48,15 @@ class HandOff:
     sent: dict[uuid.UUID, str]
 
 
-def plan(conn: Connection, orders: Sequence[AnyRow]) -> HandOff:
+class Passing(NamedTuple):
+    """An order becoming ``passed``, as its move leaves it."""
+
+    id: uuid.UUID
+    connector_id: uuid.UUID
+    fulfillment_facility_id: str | None
+
+
+def plan(conn: Connection, orders: Sequence[Passing]) -> HandOff:
     """Where ``orders`` (becoming ``passed``, not yet handed off) go; one read for all."""
     if not orders:
         return HandOff([], {})
@@ -87,9 +96,8 @@ def carry_out(
     rows = {**current, **repository.orders_by_id(conn, unread)}
     items = repository.items_of_orders(conn, pushed)
     for order_id in pushed:
-        order = rows[order_id]
-        subscription = subscriptions[order.fulfillment_facility_id]
-        body = views.order_view(order, items[order_id])
+        subscription = subscriptions[handing.sent[order_id]]
+        body = views.order_view(rows[order_id], items[order_id])
         outbox.enqueue_delivery(
             conn, purpose="facility.submit", url=subscription.order_submit_url, body=_json(body),
             content_type="application/json", now=now, order_id=order_id,
