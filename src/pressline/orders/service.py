@@ -509,9 +509,8 @@ def search_orders(conn: Connection, *, principal: Principal, search: OrderSearch
 def search_orders_as(
     conn: Connection, *, credentials: Credentials, now: datetime, search: OrderSearch
 ) -> dict[str, Any]:
-    """Search Orders for the presented key: the key and the page are read together (on
-    PostgreSQL in one statement: a round trip fewer), and the page is used only once
-    the key is admitted."""
+    """Search Orders for the presented key: the key and the page are read in one call to
+    the database, and the page is used only once the key is admitted."""
     record, page = repository.search_orders_as(conn, credentials.key, **_filters(search))
     principal = accounts.admit(conn, record, credentials=credentials, now=now)
     assert record is not None  # admit refuses a missing record
