@@ -57,8 +57,8 @@ async def get_caller(request: Request, credentials: Credentials) -> Principal:
     """The customer and connector behind ``X-API-KEY``, for this connector's prefix only.
 
     Read endpoints skip this and check the key inside their own database call: Get Order
-    and Search read the key in the same statement as the order or the page
-    (``orders.service.get_order_as``, ``search_orders_as``), others call
+    reads the key in the same statement as the order (``orders.service.get_order_as``),
+    Search reads it just before the page (``search_orders_as``), others call
     ``accounts.service.as_caller``.
     """
     principal = await database(request).read(

@@ -51,7 +51,7 @@ def catalog_of(caller: Caller) -> Catalog:
 
 def test_get_order_is_two_statements_and_search_two(caller: Caller, database: Database) -> None:
     # Get Order on PostgreSQL, that is: SQLite has no round trips to save and reads the
-    # key first. Search reads the key first everywhere (repository.search_orders_as).
+    # key first. Search reads the key first everywhere (service.search_orders_as).
     separate_key = database.read_engine.dialect.name == "sqlite"
     order_id = caller.submit(order_body()).json()["id"]
     caller.get(order_id)  # the first run of a statement may differ (compilation)

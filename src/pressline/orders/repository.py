@@ -263,16 +263,14 @@ _LIST_FILTERS = {
 MAX_RANGES = 20
 
 
-def _filtered(
-    query: Select[Any], filters: frozenset[str], ranged: str | None, customer: Any
-) -> Select[Any]:
+def _filtered(query: Select[Any], filters: frozenset[str], ranged: str | None) -> Select[Any]:
     """The customer's orders passing every filter but the ``ranged`` one.
 
     Beside a ranged filter, the others test an expression (``country || ''``) that no
     index serves: a planner cannot tell which of two equalities is rarer and might
     take the other one's index, then sort every match (SQLite did).
     """
-    query = query.where(orders.c.customer_id == customer)
+    query = query.where(orders.c.customer_id == bindparam("customer_id"))
     for name, column in _LIST_FILTERS.items():
         if name in filters and name != ranged:
             tested = column if ranged is None else column.concat(literal_column("''"))
@@ -295,13 +293,12 @@ def _search_statement(filters: frozenset[str], ranges_of: str | None, ranges: in
     its (customer, value, created_at) index, each stopping after ``window`` rows, and
     the ranges are merged: the cost follows the page size, not the table's.
     """
-    customer: Any = bindparam("customer_id")
     if ranges_of is None:
-        merged = _filtered(select(*_SUMMARY_COLUMNS), filters, None, customer).subquery()
+        merged = _filtered(select(*_SUMMARY_COLUMNS), filters, None).subquery()
     else:
         column = _LIST_FILTERS[ranges_of]
         parts = [
-            _filtered(select(*_SUMMARY_COLUMNS), filters, ranges_of, customer)
+            _filtered(select(*_SUMMARY_COLUMNS), filters, ranges_of)
             .where(column == bindparam(f"{ranges_of}_{index}"))
             .order_by(orders.c.created_at.desc(), orders.c.id.desc())
             .limit(bindparam("window"))
@@ -375,23 +372,3 @@ def search_orders(
         params.update({f"{ranges_of}_{index}": value for index, value in enumerate(values)})
     statement = _search_statement(filters, ranges_of, ranges)
     return list(conn.execute(statement, params).all())  # one fetch, not one per row
-
-
-def search_orders_as(
-    conn: Connection, key: str, **filters: Any
-) -> tuple[KeyRecord | None, list[OrderRow]]:
-    """The presented key's record, and the page of the key's customer (``filters`` as for
-    :func:`search_orders`), for the caller to use once the record passes
-    ``accounts.service.admit``, never before.
-
-    Two statements, the key then the page, on both databases. Joined into one (the key's
-    columns beside the page, as Get Order's read does), PostgreSQL re-planned the join
-    on every search: search shapes stay on custom plans, and the key's tables doubled
-    their planning time (0.22-0.71 ms against 0.05-0.32 ms). Under load the round trip
-    saved cost less than that: bench.run search 1,011-1,240/s (p99 28-32 ms) split,
-    982-1,061/s (p99 45-52 ms) joined. On SQLite the joined statement planned worse.
-    """
-    record = find_key(conn, key)
-    if record is None:
-        return None, []
-    return record, search_orders(conn, record.principal.customer_id, **filters)
