@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         default=8,
         ge=1,
         le=128,
-        description="PostgreSQL reader threads per process (its pool holds 2 more connections).",
+        description="PostgreSQL reader threads per process, each with a read connection.",
     )
     #: How often each process checks whether an operator changed reference data.
     reference_refresh_seconds: float = Field(default=2.0, gt=0, le=3600)

@@ -210,7 +210,14 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
     SQLite: the writer begins with BEGIN IMMEDIATE, so a second process (the CLI)
     waits on ``busy_timeout`` instead of failing with "database is locked" halfway
     through a transaction; readers never begin a transaction (WAL gives each
-    statement a consistent snapshot). PostgreSQL: one engine, reads in autocommit.
+    statement a consistent snapshot).
+
+    PostgreSQL: reads have their own pool of ``pool_size`` connections (up to 2 more),
+    in autocommit from the moment each connects, and returned without a rollback (there
+    is no transaction to end); writes have a pool of 2 (up to 2 more). A read view of
+    one engine (``execution_options(isolation_level=...)``) set autocommit at every
+    checkout and unset it at every check-in, then rolled back: ~40 µs of CPU per read,
+    a fifth of a key lookup's.
     """
     sa_url = make_url(url)
     common: dict[str, Any] = {
@@ -226,11 +233,19 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
             from pressline.pgcursor import Cursor  # imported for PostgreSQL only
 
             connect_args["cursor_factory"] = Cursor
-        write = create_engine(
-            url, pool_size=pool_size + 2, max_overflow=4, connect_args=connect_args, **common
+        read = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=2,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+            connect_args=connect_args,
+            **common,
         )
-        event.listen(write, "connect", _postgresql_session)
-        return write.execution_options(isolation_level="AUTOCOMMIT"), write
+        write = create_engine(url, pool_size=2, max_overflow=2, connect_args=connect_args, **common)
+        for engine in (read, write):
+            event.listen(engine, "connect", _postgresql_session)
+        return read, write
     if sa_url.database and sa_url.database != ":memory:":
         Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": 30}
