@@ -239,7 +239,10 @@ def connector_is_sandbox(conn: Connection, connector_id: uuid.UUID) -> bool:
 
 def sandbox_connectors(conn: Connection, connector_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these connectors are sandboxes, in one query."""
-    query = select(connectors.c.id).where(
-        connectors.c.id.in_(set(connector_ids)), connectors.c.sandbox.is_(True)
-    )
-    return set(conn.execute(query).scalars())
+    return set(conn.execute(_SANDBOX_CONNECTORS, {"ids": list(set(connector_ids))}).scalars())
+
+
+# Built once: intake asks for every batch (statements on hot paths, ADR 0001).
+_SANDBOX_CONNECTORS = select(connectors.c.id).where(
+    connectors.c.id.in_(bindparam("ids", expanding=True)), connectors.c.sandbox.is_(True)
+)

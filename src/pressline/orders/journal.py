@@ -258,10 +258,14 @@ def orders_with_timer(
     conn: Connection, order_ids: Sequence[uuid.UUID], kind: str
 ) -> set[uuid.UUID]:
     """Which of these orders have a timer of this kind."""
-    query = select(order_timers.c.order_id).where(
-        order_timers.c.order_id.in_(order_ids), order_timers.c.kind == kind
-    )
-    return set(conn.execute(query).scalars())
+    params = {"ids": list(order_ids), "kind": kind}
+    return set(conn.execute(_ORDERS_WITH_TIMER, params).scalars())
+
+
+_ORDERS_WITH_TIMER = select(order_timers.c.order_id).where(
+    order_timers.c.order_id.in_(bindparam("ids", expanding=True)),
+    order_timers.c.kind == bindparam("kind"),
+)
 
 
 def timers_of(conn: Connection, order_id: uuid.UUID) -> list[AnyRow]:
