@@ -183,7 +183,7 @@ def test_an_unknown_product_value_is_a_400_naming_the_segment(caller: Caller) ->
     response = caller.submit(body)
     assert response.status_code == 400
     error = response.json()["errors"][0]
-    assert error["param"] == "items.0.productUid"
+    assert error["param"] == "items[0].productUid"
     assert "pf" in error["message"] and "a4" in error["message"]
 
 
@@ -304,7 +304,7 @@ def test_a_wrong_customer_product_option_lists_the_options(shop_caller: Caller) 
     response = shop_caller.submit(body)
     assert response.status_code == 400
     error = response.json()["errors"][0]
-    assert error["param"] == "items.0.productVariant"
+    assert error["param"] == "items[0].productVariant"
     assert "Standard" in error["message"]
 
 

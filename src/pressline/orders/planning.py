@@ -91,7 +91,7 @@ def resolve_items(
             field = "productName"  # the customer product points at a bad uid
             products.append(reference.catalog.resolve(uid))
         except Unresolvable as exc:
-            errors.append(FieldError(exc.code, f"items.{index}.{field}", exc.message))
+            errors.append(FieldError(exc.code, f"items[{index}].{field}", exc.message))
     if errors:
         raise ValidationFailed(errors)
     return products
