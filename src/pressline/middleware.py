@@ -70,7 +70,10 @@ class EdgeMiddleware:
             return False
         for name, value in scope["headers"]:
             if name == b"x-forwarded-proto":
-                proto: bytes = value.split(b",")[0].strip().lower()
+                # The last value: the one the trusted proxy itself set or appended. An
+                # earlier one may be the client's own claim, passed on by a proxy that
+                # appends to the header instead of overwriting it.
+                proto: bytes = value.split(b",")[-1].strip().lower()
                 return proto == b"https"
         return False
 

@@ -284,7 +284,8 @@ def _proxied(
     ("address", "trusted", "forwarded", "allowed"),
     [
         ("127.0.0.1", ["127.0.0.0/8"], "https", True),
-        ("127.0.0.1", ["127.0.0.0/8"], "https, http", True),
+        ("127.0.0.1", ["127.0.0.0/8"], "http, https", True),  # the proxy appended https
+        ("127.0.0.1", ["127.0.0.0/8"], "https, http", False),  # the client's claim, then http
         ("::1", ["::1/128"], "HTTPS", True),
         ("127.0.0.1", ["127.0.0.0/8"], "http", False),
         ("127.0.0.1", ["127.0.0.0/8"], None, False),
