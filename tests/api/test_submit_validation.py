@@ -285,6 +285,24 @@ def test_each_repeated_item_reference_is_reported_at_that_item(caller: Caller) -
     }
 
 
+def test_repeated_item_references_are_reported_beside_the_items_other_errors(
+    caller: Caller,
+) -> None:
+    """A repeat is found in the items as sent, even when another item is invalid."""
+    bad_file = [{"type": "poster", "url": PDF}]
+    items = [_item("A", files=bad_file), _item("A", quantity=0), _item(" A "), _item("B")]
+    items[3]["itemReferenceId"] = 7  # not a string: its own error, not a repeat
+    body = _body(items=items, shippingAddress={**_body()["shippingAddress"], "email": "x"})
+    assert _rejected(caller.submit(body)) == {
+        ("shippingAddress.email", "invalid_email"),
+        ("items[0].files[0].type", "invalid_value"),
+        ("items[1].quantity", "too_small"),
+        ("items[1].itemReferenceId", "duplicate_item_reference"),
+        ("items[2].itemReferenceId", "duplicate_item_reference"),
+        ("items[3].itemReferenceId", "invalid_type"),
+    }
+
+
 U, N, V = {"productUid": UID}, {"productName": "Card"}, {"productVariant": {"Size": "A4"}}
 PRODUCT_CASES = {
     "all-three": ({**U, **N, **V}, "productUid", "product_ambiguous"),

@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -276,25 +277,65 @@ class OrderCreate(_Model):
         "flag stays a 409 duplicate.",
     )
 
-    @field_validator("items")
+    @field_validator("items", mode="wrap")
     @classmethod
-    def _item_references_unique(cls, items: list[OrderItemCreate]) -> list[OrderItemCreate]:
-        """Every repeat is reported at its own ``items[i].itemReferenceId``."""
-        seen: set[str] = set()
-        repeats: list[_LocatedError] = []
-        for index, item in enumerate(items):
-            ref = item.item_reference_id
-            if ref in seen:
-                error = PydanticCustomError(
-                    "duplicate_item_reference",
-                    "itemReferenceId '{ref}' appears more than once in this order",
-                    {"ref": ref},
+    def _item_references_unique(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
+    ) -> list[OrderItemCreate]:
+        """Every repeat is reported at its own ``items[i].itemReferenceId``, beside the
+        items' other errors: when some item is invalid, the references are read from the
+        items as sent (one request reports every invalid field)."""
+        try:
+            items: list[OrderItemCreate] = handler(value)
+        except ValidationError as exc:
+            repeats = _repeated_references(_sent_references(value))
+            if not repeats:
+                raise
+            kept: list[_LocatedError] = [
+                (
+                    tuple(error["loc"]),
+                    PydanticCustomError(error["type"], error["msg"]),
+                    error["input"],
                 )
-                repeats.append(((index, "itemReferenceId"), error, ref))
-            seen.add(ref)
+                for error in exc.errors()
+            ]
+            raise _invalid(cls.__name__, kept + repeats) from None
+        repeats = _repeated_references([item.item_reference_id for item in items])
         if repeats:
             raise _invalid(cls.__name__, repeats)
         return items
+
+
+def _sent_references(value: Any) -> list[str | None]:
+    """Each sent item's ``itemReferenceId`` if it is a string (else it has its own error)."""
+    if not isinstance(value, list):
+        return []
+    references: list[str | None] = []
+    for item in value:
+        ref = (
+            item.get("itemReferenceId", item.get("item_reference_id"))
+            if isinstance(item, dict)
+            else None
+        )
+        references.append(ref.strip() if isinstance(ref, str) else None)
+    return references
+
+
+def _repeated_references(references: list[str | None]) -> list[_LocatedError]:
+    seen: set[str] = set()
+    repeats: list[_LocatedError] = []
+    for index, ref in enumerate(references):
+        if ref is None:
+            continue
+        if ref in seen:
+            error = PydanticCustomError(
+                "duplicate_item_reference",
+                "itemReferenceId '{ref}' appears more than once in this order",
+                {"ref": ref},
+            )
+            repeats.append(((index, "itemReferenceId"), error, ref))
+        seen.add(ref)
+    return repeats
 
 
 class ShipmentUpdate(_Model):
