@@ -117,25 +117,29 @@ class EdgeMiddleware:
         else:
             await _send_error(exchange.send, HttpsRequired(), exchange.request_id)
             return
-        length, api_key = _read_headers(scope["headers"])
+        length, api_key, chunked = _read_headers(scope["headers"])
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await _send_error(exchange.send, BodyTooLarge(self.max_body_bytes), exchange.request_id)
             return
+        exchange.body_left = chunked or (length is not None and length != b"0")
+        receive = self._limited(receive, exchange)
         exchange.presented = presented_key(api_key, self.known)
         limited = self.limiter is not None and scope["path"].startswith("/api/")
-        if limited and exchange.presented is not None and not await self._admit(exchange):
+        if limited and exchange.presented is not None and not await self._admit(exchange, receive):
             return
         try:
-            await self.app(scope, self._limited(receive, exchange.request_body), exchange.send)
+            await self.app(scope, receive, exchange.send)
         except Exception:
             # Answer here, inside the edge, so the 500 gets HSTS like every other
             # response; re-raise so the server logs the exception.
             if not exchange.status:
                 await _send_json(exchange.send, 500, internal_error_body(exchange.request_id))
             raise
+        await _drain(receive, exchange)
 
-    async def _admit(self, exchange: _Exchange) -> bool:
-        """Count the request against its key; False once a 429 has been sent."""
+    async def _admit(self, exchange: _Exchange, receive: Receive) -> bool:
+        """Count the request against its key; False once a 429 has been sent (after the
+        body is read: see ``_drain``)."""
         assert self.limiter is not None and exchange.presented is not None
         presented = exchange.presented
         decision = await self.limiter.check(presented.key, presented.known)
@@ -145,6 +149,7 @@ class EdgeMiddleware:
         policy = self.limiter.policy_for(presented.known)
         error = RateLimited(policy.quota, policy.window, decision.retry_after)
         retry = [(b"retry-after", str(decision.retry_after).encode())]
+        await _drain(receive, exchange)
         await _send_json(exchange.send, *error_body(error, exchange.request_id), headers=retry)
         return False
 
@@ -169,20 +174,25 @@ class EdgeMiddleware:
             return None
         return presented.known or self.known.verified(presented.key, presented.secret)
 
-    def _limited(self, receive: Receive, sink: list[bytes] | None = None) -> Receive:
+    def _limited(self, receive: Receive, exchange: _Exchange) -> Receive:
         received = 0
         limit = self.max_body_bytes
+        sink = exchange.request_body
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                if received > limit:
-                    raise BodyTooLarge(limit)
-                if sink is not None:
-                    sink.append(chunk)
+            if message["type"] != "http.request":  # the client went away
+                exchange.body_left = False
+                return message
+            exchange.body_left = bool(message.get("more_body"))
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                exchange.body_left = False  # never read on: the connection is dropped
+                raise BodyTooLarge(limit)
+            if sink is not None:
+                sink.append(chunk)
             return message
 
         return limited_receive
@@ -192,7 +202,8 @@ class _Exchange:
     """One request's state at the edge: its id, extra headers, and the status sent."""
 
     __slots__ = (
-        "_send", "extra", "presented", "request_body", "request_id", "response_body", "status"
+        "_send", "body_left", "extra", "presented", "request_body", "request_id",
+        "response_body", "status",
     )  # fmt: skip
 
     def __init__(self, request_id: str, extra: list[tuple[bytes, bytes]], send: Send) -> None:
@@ -200,6 +211,8 @@ class _Exchange:
         self.extra = extra
         self.status = 0
         self.presented: Presented | None = None
+        # Whether the request may still have body to read (none is announced: False).
+        self.body_left = False
         self._send = send
         # Kept for the request log (None when the request is not logged).
         self.request_body: list[bytes] | None = None
@@ -215,15 +228,32 @@ class _Exchange:
         await self._send(message)
 
 
-def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
-    """Content-Length and X-API-KEY, in one pass over the headers."""
+def _read_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[bytes | None, bytes | None, bool]:
+    """Content-Length, X-API-KEY and whether the body is chunked, in one pass."""
     length = api_key = None
+    chunked = False
     for name, value in headers:
         if name == b"content-length":
             length = value
         elif name == b"x-api-key":
             api_key = value
-    return length, api_key
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, api_key, chunked
+
+
+async def _drain(receive: Receive, exchange: _Exchange) -> None:
+    """Read and drop what the answer left unread of the request body (at most the body
+    cap). Answered before its body was read (a 401, 415 or 429), a keep-alive connection
+    was closed by the server, and a client already sending its next request on it got no
+    answer at all (~1.5% of requests in a 16-thread burst of refused submits)."""
+    try:
+        while exchange.body_left:
+            await receive()
+    except BodyTooLarge:
+        pass
 
 
 async def _send_error(send: Send, error: DomainError, request_id: str) -> None:
