@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -121,11 +122,28 @@ def prepare(settings: Settings) -> None:
             "The embedded SQLite database runs one process (one writer); "
             "use PostgreSQL (PRESSLINE_DATABASE_URL) for --workers > 1."
         )
+    for port in (settings.port, settings.http_port):
+        if port:
+            _check_port_free(settings.host, port)
     db = Database(settings.database_url)
     try:
         upgrade(db.write_engine)
     finally:
         db.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server listens on. granian binds with SO_REUSEPORT, so a
+    second ``pressline serve`` on it started without a word and took half its
+    connections: on SQLite, a second writer on the same database file. A plain bind
+    (SO_REUSEADDR only, which Linux refuses beside a listener) tells."""
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        raise ServeError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(is another pressline serve running on it? PRESSLINE_PORT picks another port)"
+        ) from None
 
 
 def worker_app() -> FastAPI:

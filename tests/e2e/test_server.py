@@ -244,6 +244,28 @@ def test_serve_without_tls_and_without_trusted_proxies_refuses_to_start(tmp_path
     assert not (tmp_path / "var").exists()
 
 
+def test_a_second_server_on_a_port_in_use_refuses_to_start(server: Server, tmp_path: Path) -> None:
+    """Not silently sharing the port (and, on SQLite, not a second writer on a database)."""
+    second = new_server(tmp_path, plain_http=False)
+    second.env["PRESSLINE_PORT"] = str(server.port)
+    with second.stdout_path.open("wb") as out, second.stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            [PRESSLINE, "serve"], cwd=tmp_path, env=second.env, stdout=out, stderr=err
+        )
+    try:
+        status = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        second.process = process
+        second.stop()
+        pytest.fail("a second pressline serve started on a port in use")
+    stderr = second.stderr_path.read_text()
+    assert status == 2
+    assert f"cannot listen on {HOST}:{server.port}" in stderr
+    assert "Traceback" not in stderr + second.output()
+    with server.client() as client:  # the first one serves on
+        assert client.get("/openapi.json").status_code == 200
+
+
 @pytest.mark.postgres
 def test_server_on_postgresql_round_trip(tmp_path: Path, postgres_cluster: PostgresCluster) -> None:
     url = postgres_url(postgres_cluster, "tests_e2e_server")
