@@ -382,6 +382,9 @@ def test_openapi_carries_the_seed_examples(served: dict[str, Any]) -> None:
     assert examples.SUBMIT_RESPONSE in schemas["OrderCreated"]["examples"]
     assert examples.CANCEL_RESPONSE in schemas["CancelResult"]["examples"]
     assert schemas["ErrorBody"]["required"] == ["code", "message", "type", "errors", "requestId"]
+    item = schemas["OrderItemCreate"]["properties"]  # seed 000, "Selecting a Product"
+    assert item["productName"]["examples"] == ["Framed Poster"]
+    assert item["productVariant"]["examples"] == [{"FrameColour": "Black", "PaperSize": "A3"}]
 
 
 def test_openapi_documents_422_only_for_reused_idempotency_keys(served: dict[str, Any]) -> None:

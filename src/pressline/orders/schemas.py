@@ -190,7 +190,10 @@ class OrderItemCreate(_Model):
         }
     )
     item_reference_id: Reference
-    product_name: Annotated[str, _text(200, 1)] | None = None
+    # Seed 000's "Selecting a Product" shows each way to name the product.
+    product_name: Annotated[str, _text(200, 1)] | None = Field(
+        default=None, examples=["Framed Poster"]
+    )
     product_variant: (
         Annotated[
             dict[Annotated[str, _text(100, 1)], Annotated[str, _text(100)]],
@@ -205,8 +208,11 @@ class OrderItemCreate(_Model):
             ),
         ]
         | None
-    ) = None
-    product_uid: Annotated[str, _text(255, 1)] | None = None
+    ) = Field(default=None, examples=[{"FrameColour": "Black", "PaperSize": "A3"}])
+    product_uid: Annotated[str, _text(255, 1)] | None = Field(
+        default=None,
+        examples=["frame_product_frs_10x10-inch_frc_oak_frm_wood_frp_w13xt22-mm_gt_plexiglass"],
+    )
     quantity: Quantity
     retail_price_incl_vat: Money | None = None
     files: Annotated[list[PrintFile], Field(min_length=1, max_length=MAX_FILES)]
