@@ -187,6 +187,22 @@ def new_server(cwd: Path, *, plain_http: bool = True, **settings: str) -> Server
     return Server(cwd=cwd, port=port, http_port=http_port, env=env)
 
 
+def refused(server: Server, started: str) -> tuple[int, str]:
+    """Run ``pressline serve`` that should refuse to start: its exit status and stderr;
+    the test fails with ``started`` if it serves instead."""
+    with server.stdout_path.open("wb") as out, server.stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            [PRESSLINE, "serve"], cwd=server.cwd, env=server.env, stdout=out, stderr=err
+        )
+    try:
+        status = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.process = process
+        server.stop()
+        pytest.fail(started)
+    return status, server.stderr_path.read_text()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One demo server on the embedded SQLite database, shared by a module's tests."""

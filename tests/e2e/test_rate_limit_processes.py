@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -26,7 +25,7 @@ import pytest
 
 from pressline.orders import examples
 from pressline.ratelimit import local_share, per_second
-from tests.e2e.conftest import PRESSLINE, Server, free_port, new_server
+from tests.e2e.conftest import Server, free_port, new_server, refused
 from tests.support.pg_fixtures import postgres_url
 from tests.support.pgcluster import PostgresCluster
 from tests.support.redisserver import RedisServer
@@ -237,18 +236,8 @@ def test_a_metrics_port_in_use_stops_serve_with_a_clear_error(tmp_path: Path) ->
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        refused = new_server(tmp_path, plain_http=False, PRESSLINE_METRICS_PORT=str(port))
-        with refused.stdout_path.open("wb") as out, refused.stderr_path.open("wb") as err:
-            process = subprocess.Popen(
-                [PRESSLINE, "serve"], cwd=tmp_path, env=refused.env, stdout=out, stderr=err
-            )
-        try:
-            status = process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            refused.process = process
-            refused.stop()
-            pytest.fail("pressline serve ran with its metrics port taken")
-    stderr = refused.stderr_path.read_text()
+        server = new_server(tmp_path, plain_http=False, PRESSLINE_METRICS_PORT=str(port))
+        status, stderr = refused(server, "pressline serve ran with its metrics port taken")
     assert status == 2
     assert f"cannot serve metrics on 127.0.0.1:{port}" in stderr
     assert "Traceback" not in stderr

@@ -17,7 +17,14 @@ from cryptography.hazmat.primitives import hashes
 
 from pressline.orders import examples
 from pressline.tls import ensure_self_signed
-from tests.e2e.conftest import HOST, PRESSLINE, Server, descendants, is_alive, new_server
+from tests.e2e.conftest import (
+    HOST,
+    Server,
+    descendants,
+    is_alive,
+    new_server,
+    refused,
+)
 from tests.support.pg_fixtures import postgres_url
 from tests.support.pgcluster import PostgresCluster
 
@@ -226,21 +233,11 @@ def test_configured_certificate_is_the_one_presented(tmp_path: Path) -> None:
 
 
 def test_serve_without_tls_and_without_trusted_proxies_refuses_to_start(tmp_path: Path) -> None:
-    refused = new_server(tmp_path, plain_http=False, PRESSLINE_TLS_ENABLED="false")
-    with refused.stdout_path.open("wb") as out, refused.stderr_path.open("wb") as err:
-        process = subprocess.Popen(
-            [PRESSLINE, "serve"], cwd=tmp_path, env=refused.env, stdout=out, stderr=err
-        )
-    try:
-        status = process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        refused.process = process
-        refused.stop()
-        pytest.fail("pressline serve started without TLS and without a trusted proxy")
-    stderr = refused.stderr_path.read_text()
+    server = new_server(tmp_path, plain_http=False, PRESSLINE_TLS_ENABLED="false")
+    status, stderr = refused(server, "pressline serve started without TLS or a trusted proxy")
     assert status != 0
     assert "PRESSLINE_TRUSTED_PROXIES" in stderr
-    assert "Traceback" not in stderr + refused.output()
+    assert "Traceback" not in stderr + server.output()
     assert not (tmp_path / "var").exists()
 
 
@@ -248,17 +245,7 @@ def test_a_second_server_on_a_port_in_use_refuses_to_start(server: Server, tmp_p
     """Not silently sharing the port (and, on SQLite, not a second writer on a database)."""
     second = new_server(tmp_path, plain_http=False)
     second.env["PRESSLINE_PORT"] = str(server.port)
-    with second.stdout_path.open("wb") as out, second.stderr_path.open("wb") as err:
-        process = subprocess.Popen(
-            [PRESSLINE, "serve"], cwd=tmp_path, env=second.env, stdout=out, stderr=err
-        )
-    try:
-        status = process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        second.process = process
-        second.stop()
-        pytest.fail("a second pressline serve started on a port in use")
-    stderr = second.stderr_path.read_text()
+    status, stderr = refused(second, "a second pressline serve started on a port in use")
     assert status == 2
     assert f"cannot listen on {HOST}:{server.port}" in stderr
     assert "Traceback" not in stderr + second.output()
