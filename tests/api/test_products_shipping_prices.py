@@ -187,6 +187,54 @@ def test_an_unknown_product_value_is_a_400_naming_the_segment(caller: Caller) ->
     assert "pf" in error["message"] and "a4" in error["message"]
 
 
+def _errors_of(response: Any) -> dict[str, str]:
+    assert response.status_code == 400, response.text
+    return {error["param"]: error["code"] for error in response.json()["errors"]}
+
+
+@pytest.mark.parametrize("endpoint", ["order", "quote"])
+def test_catalog_errors_are_reported_beside_the_schemas(caller: Caller, endpoint: str) -> None:
+    """One request reports every invalid field: an unknown product and an unsupported
+    currency are named even when other fields fail the schema."""
+    body = order_body(currency="XAF")
+    body["shippingAddress"]["email"] = "not-an-email"
+    second = {**copy.deepcopy(body["items"][0]), "itemReferenceId": "second", "quantity": 0}
+    body["items"][0]["productUid"] = FLYER.replace("pf_a4", "pf_a9")
+    body["items"].append(second)
+    response = caller.client.post(f"{caller.base}/{endpoint}", json=body, headers=caller.headers)
+    assert _errors_of(response) == {
+        "shippingAddress.email": "invalid_email",
+        "items[1].quantity": "too_small",
+        "items[0].productUid": "invalid_product_segment_value",
+        "currency": "unsupported_currency",
+    }
+
+
+def test_a_field_the_schema_faults_keeps_only_the_schemas_error(caller: Caller) -> None:
+    body = order_body(currency="eur")  # not ISO 4217's capitals: the schema's error
+    body["items"][0]["productUid"] = "x" * 256  # too long: the schema's error, not the catalog's
+    errors = caller.submit(body).json()["errors"]
+    assert [error["param"] for error in errors] == ["currency", "items[0].productUid"]
+    assert all(error["code"] not in {"unknown_product", "unsupported_currency"} for error in errors)
+
+
+def test_an_unknown_customer_product_is_reported_beside_the_schemas(shop_caller: Caller) -> None:
+    body = _fresh(examples.SUBMIT["guide_customer_product"])
+    variant = body["items"][0]["productVariant"]
+    first, *others = variant
+    # Sent with the blanks the schema strips, as a valid body may be.
+    body["items"][0]["productVariant"] = {
+        f" {first} ": " Enormous ",
+        **{name: variant[name] for name in others},
+    }
+    body["shippingAddress"]["email"] = "nope"
+    errors = _errors_of(shop_caller.submit(body))
+    assert errors == {
+        "shippingAddress.email": "invalid_email",
+        "items[0].productVariant": "invalid_product_option_value",
+    }
+
+
 def test_no_shipment_method_matching_is_a_400_listing_what_is_available(caller: Caller) -> None:
     response = caller.submit(order_body(shipmentMethodUid="pigeon_post"))
     assert response.status_code == 400

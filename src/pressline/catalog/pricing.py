@@ -375,11 +375,15 @@ class PriceBook:
     def _rate(self, currency: str) -> Decimal:
         rate = self.exchange_rates.get(currency)
         if rate is None:
-            raise Unresolvable(
-                "unsupported_currency",
-                f"Currency {currency!r} is not supported. Supported currencies: {self._supported}.",
-            )
+            raise self.unsupported(currency)
         return rate
+
+    def unsupported(self, currency: str) -> Unresolvable:
+        """The error for a currency this price book has no exchange rate for."""
+        return Unresolvable(
+            "unsupported_currency",
+            f"Currency {currency!r} is not supported. Supported currencies: {self._supported}.",
+        )
 
 
 def _round_line(

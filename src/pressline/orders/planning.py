@@ -75,26 +75,100 @@ def resolve_items(
     reference: Reference, customer_id: uuid.UUID, items: Sequence[ItemLike]
 ) -> list[ResolvedProduct]:
     """Every item's product, or one ``ValidationFailed`` naming each bad item."""
+    own = reference.products_of(customer_id)
     products: list[ResolvedProduct] = []
     errors: list[FieldError] = []
-    own = reference.products_of(customer_id)
     for index, item in enumerate(items):
-        try:
-            if item.product_uid is not None:
-                field = "productUid"
-                products.append(reference.catalog.resolve(item.product_uid))
-                continue
-            field = "productName"
-            spec = _customer_product(own, item.product_name or "")
-            field = "productVariant"
-            uid = resolve_variant(spec, item.product_variant or {})
-            field = "productName"  # the customer product points at a bad uid
-            products.append(reference.catalog.resolve(uid))
-        except Unresolvable as exc:
-            errors.append(FieldError(exc.code, f"items[{index}].{field}", exc.message))
+        found = _resolve_item(
+            reference, own, index, item.product_uid, item.product_name, item.product_variant
+        )
+        if isinstance(found, FieldError):
+            errors.append(found)
+        else:
+            products.append(found)
     if errors:
         raise ValidationFailed(errors)
     return products
+
+
+def _resolve_item(
+    reference: Reference,
+    own: Mapping[str, CustomerProductSpec],
+    index: int,
+    product_uid: str | None,
+    product_name: str | None,
+    product_variant: Mapping[str, str] | None,
+) -> ResolvedProduct | FieldError:
+    field = "productUid"
+    try:
+        if product_uid is not None:
+            return reference.catalog.resolve(product_uid)
+        field = "productName"
+        spec = _customer_product(own, product_name or "")
+        field = "productVariant"
+        uid = resolve_variant(spec, product_variant or {})
+        field = "productName"  # the customer product points at a bad uid
+        return reference.catalog.resolve(uid)
+    except Unresolvable as exc:
+        return FieldError(exc.code, f"items[{index}].{field}", exc.message)
+
+
+def with_catalog_errors(
+    failed: ValidationFailed, reference: Reference, customer_id: uuid.UUID, sent: object
+) -> ValidationFailed:
+    """``failed`` (the schema's errors about an order body) plus what the reference data
+    says of the parts that were well-formed: each item's product and the currency.
+
+    Without this, an unknown product surfaced only once the rest of the body was fixed,
+    and one request must report every invalid field. A field the schema already faults
+    keeps only the schema's error.
+    """
+    if not isinstance(sent, dict):
+        return failed
+    own = reference.products_of(customer_id)
+    found: list[FieldError] = []
+    items = sent.get("items")
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        named = _sent_product(item)
+        if named is not None:
+            resolved = _resolve_item(reference, own, index, *named)
+            if isinstance(resolved, FieldError):
+                found.append(resolved)
+    currency = sent.get("currency")
+    if isinstance(currency, str) and currency not in reference.prices.exchange_rates:
+        exc = reference.prices.unsupported(currency)
+        found.append(FieldError(exc.code, "currency", exc.message))
+    faulted = {error.param for error in failed.errors}
+    extra = [error for error in found if error.param not in faulted]
+    return ValidationFailed(failed.errors + extra) if extra else failed
+
+
+def _sent_product(item: object) -> tuple[str | None, str | None, dict[str, str] | None] | None:
+    """How a sent item names its product, when it names it in exactly one well-typed way."""
+    if not isinstance(item, dict):
+        return None
+    uid = _sent(item, "productUid", "product_uid")
+    name = _sent(item, "productName", "product_name")
+    variant = _sent(item, "productVariant", "product_variant")
+    if isinstance(uid, str) and name is None and variant is None:
+        return uid.strip(), None, None
+    if (
+        uid is None
+        and isinstance(name, str)
+        and isinstance(variant, dict)
+        and variant  # an empty one is the schema's error
+        and all(isinstance(value, str) for value in variant.values())
+    ):
+        return (
+            None,
+            name.strip(),
+            {str(key).strip(): str(value).strip() for key, value in variant.items()},
+        )
+    return None
+
+
+def _sent(item: dict[str, object], alias: str, name: str) -> object:
+    return item.get(alias, item.get(name))
 
 
 def _customer_product(own: Mapping[str, CustomerProductSpec], name: str) -> CustomerProductSpec:

@@ -14,16 +14,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
+from pressline.accounts.repository import Principal
 from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, credentials_of, database, get_caller
-from pressline.errors import DomainError, FieldError, ValidationFailed
+from pressline.errors import DomainError, FieldError, MalformedBody, ValidationFailed
 from pressline.idempotency import http as idempotency
-from pressline.orders import drafts, service
+from pressline.orders import drafts, planning, service
 from pressline.orders import read_schemas as out
 from pressline.orders.fields import COUNTRY_CODES
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
@@ -124,7 +126,7 @@ async def _submit_order(request: Request) -> Response:
     links = await templated.links_for(request, caller)
     linked = links.get(Endpoint.SUBMIT, Role.REQUEST)
     if linked is None:
-        order = await parse_json(request, OrderCreate)
+        order = await _order_body(request, caller)
     else:
         order = await templated.transform_request(request, links, linked, OrderCreate)
     prepared = service.prepare_order(caller, order, now=utcnow(), reference=_reference(request))
@@ -148,10 +150,24 @@ async def quote_order(request: Request, prefix: Prefix, credentials: Credentials
     """Price an order body and list every shipment method that can deliver it, from the
     facility it would be routed to. Nothing is stored."""
     caller = await get_caller(request, credentials)
-    order = await parse_json(request, OrderCreate)
+    order = await _order_body(request, caller)
     return json_response(
         service.quote_order(caller, order, now=utcnow(), reference=_reference(request))
     )
+
+
+async def _order_body(request: Request, caller: Principal) -> OrderCreate:
+    """The JSON body as an order. When the schema refuses it, the products and currency
+    it names are checked too, so that one answer lists every invalid field."""
+    try:
+        return await parse_json(request, OrderCreate)
+    except MalformedBody:
+        raise
+    except ValidationFailed as failed:
+        sent = orjson.loads(await request.body())  # parsed once already: valid JSON
+        raise planning.with_catalog_errors(
+            failed, _reference(request), caller.customer_id, sent
+        ) from None
 
 
 @router.get(
