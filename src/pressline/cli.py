@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 from pathlib import Path
@@ -60,21 +61,25 @@ def serve(
     settings = get_settings()
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
-    try:
-        tls = server.resolve_tls(settings)
-        server.prepare(settings)
-    except server.ServeError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    api_key = None
-    if demo:
-        db = Database(settings.database_url)
+    with contextlib.ExitStack() as held:
         try:
-            api_key = server.ensure_demo(db)
-        finally:
-            db.close()
-    _banner(settings.base_url(), tls, api_key if demo else None, demo=demo)
-    server.run(settings, tls)
+            tls = server.resolve_tls(settings)
+            held.enter_context(server.sole_server(settings))
+            server.prepare(settings)
+        except server.ServeError as exc:
+            err_console.print(
+                f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(2) from None
+        api_key = None
+        if demo:
+            db = Database(settings.database_url)
+            try:
+                api_key = server.ensure_demo(db)
+            finally:
+                db.close()
+        _banner(settings.base_url(), tls, api_key if demo else None, demo=demo)
+        server.run(settings, tls)
 
 
 def _banner(base: str, tls: server.Tls | None, api_key: str | None, *, demo: bool) -> None:

@@ -12,6 +12,7 @@ and answered) before the process exits. A 2xx is only ever sent after its commit
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from granian import Granian
 from granian.constants import Interfaces, Loops, SSLProtocols
 from granian.log import LogLevels
+from sqlalchemy.engine import make_url
 
 from pressline.accounts import repository
 from pressline.accounts import service as accounts
@@ -130,6 +132,39 @@ def prepare(settings: Settings) -> None:
         upgrade(db.write_engine)
     finally:
         db.close()
+
+
+@contextmanager
+def sole_server(settings: Settings) -> Iterator[None]:
+    """While serving an SQLite file, hold a lock beside it: one ``pressline serve`` per
+    file, whatever its port. Two would be two batch writers contending for SQLite's one
+    write lock (the issue's prototype: p99 0.4 s instead of 0.05 s).
+
+    ``fcntl.lockf`` (a POSIX lock) belongs to this process alone: granian's forked
+    workers do not inherit it, and the kernel drops it when this process dies, however
+    it dies, so a crash never leaves a stale lock. Other commands (``pressline
+    worker``, ``migrate``, the operator CLI) are not servers and do not take it.
+    """
+    database = make_url(settings.database_url).database
+    if not settings.is_sqlite or not database or database == ":memory:":
+        yield
+        return
+    path = Path(f"{database}-serve.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ServeError(
+                f"{database} is already being served (pid {holder}): one pressline serve "
+                "per SQLite database; stop that one first"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
 
 
 def _check_port_free(host: str, port: int) -> None:

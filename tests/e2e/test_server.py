@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -19,6 +22,7 @@ from pressline.orders import examples
 from pressline.tls import ensure_self_signed
 from tests.e2e.conftest import (
     HOST,
+    STOP_TIMEOUT,
     Server,
     descendants,
     is_alive,
@@ -251,6 +255,40 @@ def test_a_second_server_on_a_port_in_use_refuses_to_start(server: Server, tmp_p
     assert "Traceback" not in stderr + second.output()
     with server.client() as client:  # the first one serves on
         assert client.get("/openapi.json").status_code == 200
+
+
+def test_a_second_server_on_the_same_sqlite_file_refuses_to_start(
+    server: Server, tmp_path: Path
+) -> None:
+    """Another port, the same database: still one writer per file."""
+    shared = server.cwd / "var" / "pressline.db"
+    second = new_server(tmp_path, plain_http=False, PRESSLINE_DATABASE_URL=f"sqlite:///{shared}")
+    status, stderr = refused(second, "a second pressline serve started on a served SQLite file")
+    assert status == 2
+    assert server.process is not None
+    assert f"{shared} is already being served (pid {server.process.pid})" in stderr
+    assert "Traceback" not in stderr + second.output()
+    with server.client() as client:  # the first one serves on
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_a_server_killed_outright_leaves_no_lock_behind(tmp_path: Path) -> None:
+    """The lock is the kernel's: a serve killed with SIGKILL does not block the next one."""
+    first = new_server(tmp_path, plain_http=False).start()
+    assert first.process is not None
+    tree = descendants(first.process.pid)
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait(timeout=STOP_TIMEOUT)
+    for pid in tree:  # granian's worker, orphaned: ours, stopped by PID
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    first.process = None
+    restarted = new_server(tmp_path, plain_http=False).start()
+    try:
+        with restarted.client() as client:
+            assert client.get("/openapi.json").status_code == 200
+    finally:
+        restarted.stop()
 
 
 @pytest.mark.postgres
