@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from pressline import __version__, purging, web
+from pressline import __version__, openapi_errors, purging, web
 from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database
@@ -256,6 +256,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 _document_rate_limit(operation["responses"])
             elif path.startswith("/production/"):
                 operation["security"] = [{name: []} for name in FACILITY_KEY_SCHEME]
+            openapi_errors.add_examples(path, method, operation["responses"])
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     app.openapi_schema = schema

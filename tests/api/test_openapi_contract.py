@@ -29,6 +29,7 @@ from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.orders import examples
+from pressline.orders.read_schemas import ErrorBody
 from pressline.production import service as production
 from tests.conftest import Caller, order_body
 
@@ -364,6 +365,32 @@ def test_each_operation_documents_its_errors_with_the_error_body(
     assert operation["security"] == [{scheme: []}]
     declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
     assert declared == {"prefix", "orderId"} & set(path.replace("}", "{").split("{"))
+
+
+#: The conflict each operation's documented 409 shows.
+CONFLICT_EXAMPLES = {
+    ("post", "/api/{prefix}/order"): "duplicate_order_reference",
+    ("post", "/api/{prefix}/{orderId}/cancel"): "order_not_cancellable",
+    ("put", "/api/{prefix}/{orderId}"): "shipment_not_updatable",
+    ("patch", "/api/{prefix}/{orderId}"): "order_not_draft",
+    ("delete", "/api/{prefix}/{orderId}"): "order_not_draft",
+    ("post", "/production/v2/order/status"): "illegal_status_transition",
+}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_each_documented_error_shows_an_example_body_with_its_status(
+    served: dict[str, Any], method: str, path: str
+) -> None:
+    responses = served["paths"][path][method]["responses"]
+    for status in ERRORS[(method, path)]:
+        example = responses[status]["content"]["application/json"]["example"]
+        ErrorBody.model_validate(example)
+        assert example["code"] == int(status), (status, example)
+        assert [error["type"] for error in example["errors"]] == [example["type"]]
+    if "409" in responses:
+        conflict = responses["409"]["content"]["application/json"]["example"]
+        assert conflict["errors"][0]["code"] == CONFLICT_EXAMPLES[(method, path)]
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(k for k, v in OPERATIONS.items() if v))

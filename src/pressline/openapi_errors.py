@@ -1,0 +1,62 @@
+"""An example body on every error response the OpenAPI document lists.
+
+Each example is made by the code that answers the request (``http_errors.error_body``
+from the error the service raises), so the document cannot drift from the wire.
+Conflicts differ per operation (a duplicate reference on submit, a shipped order on
+cancel…), the other statuses are alike everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pressline import errors as e
+from pressline.http_errors import error_body, internal_error_body
+from pressline.orders import examples
+from pressline.orders.lifecycle import Actor, IllegalTransition
+from pressline.orders.statuses import FulfillmentStatus
+
+REQUEST_ID = "req_5f0c7a8e9b2d4c1fa3e6"
+_ORDER_ID = examples.GET_ORDER_RESPONSE["id"]
+_REFERENCE = "order-1001"
+_ORDER = "/api/{prefix}/{orderId}"
+_ERROR_BODY = "#/components/schemas/ErrorBody"
+
+_BY_STATUS: dict[str, e.DomainError] = {
+    "400": e.ValidationFailed(
+        [e.FieldError("invalid_email", "shippingAddress.email", "Email is not a valid format")]
+    ),
+    "401": e.AuthenticationFailed(),
+    "403": e.HttpsRequired(),
+    "404": e.OrderNotFound(_REFERENCE),
+    "405": e.MethodNotAllowed("POST", ["GET", "PUT", "PATCH", "DELETE"]),
+    "413": e.BodyTooLarge(1024 * 1024),
+    "415": e.UnsupportedMediaType(),
+    "422": e.IdempotencyKeyReused("4c1b3f2e-submit-1001", 24),
+    "429": e.RateLimited(100, 1, 1),
+}
+
+_CONFLICTS: dict[tuple[str, str], e.DomainError] = {
+    ("/api/{prefix}/order", "post"): e.DuplicateOrderReference(_REFERENCE, _ORDER_ID),
+    (f"{_ORDER}/cancel", "post"): e.OrderNotCancellable(FulfillmentStatus.SHIPPED.value),
+    (_ORDER, "put"): e.ShipmentNotUpdatable(FulfillmentStatus.SHIPPED.value),
+    (_ORDER, "patch"): e.OrderNotDraft(FulfillmentStatus.CREATED.value, "converted"),
+    (_ORDER, "delete"): e.OrderNotDraft(FulfillmentStatus.CREATED.value, "deleted"),
+    ("/production/v2/order/status", "post"): IllegalTransition(
+        FulfillmentStatus.SHIPPED, FulfillmentStatus.PRINTED, Actor.FACILITY
+    ),
+}
+
+
+def add_examples(path: str, method: str, responses: dict[str, Any]) -> None:
+    """Give each of the operation's error-body responses an ``example``."""
+    for status, response in responses.items():
+        content = response.get("content", {}).get("application/json")
+        if content is None or content.get("schema", {}).get("$ref") != _ERROR_BODY:
+            continue
+        if status == "500":
+            content["example"] = internal_error_body(REQUEST_ID)
+            continue
+        error = _CONFLICTS.get((path, method)) if status == "409" else _BY_STATUS.get(status)
+        if error is not None:
+            content["example"] = error_body(error, REQUEST_ID)[1]
