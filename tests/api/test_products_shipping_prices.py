@@ -4,6 +4,7 @@ method with dates, and a receipt; the cross-border rule refuses as seed 000 show
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -208,6 +209,26 @@ def test_catalog_errors_are_reported_beside_the_schemas(caller: Caller, endpoint
         "items[0].productUid": "invalid_product_segment_value",
         "currency": "unsupported_currency",
     }
+
+
+@pytest.mark.parametrize("endpoint", ["order", "quote"])
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_number_json_cannot_hold_is_a_400_with_the_catalogs_errors(
+    caller: Caller, endpoint: str, token: str
+) -> None:
+    """The validator reads NaN, Infinity and 1e400 and refuses them; the second look at
+    the body for catalog errors must read them too (it answered 500)."""
+    body = order_body()
+    body["items"][0]["productUid"] = FLYER.replace("pf_a4", "pf_a9")
+    sent = json.dumps(body).replace('"quantity": 1', f'"quantity": {token}', 1)
+    assert token in sent
+    response = caller.client.post(
+        f"{caller.base}/{endpoint}",
+        content=sent,
+        headers={**caller.headers, "Content-Type": "application/json"},
+    )
+    errors = _errors_of(response)
+    assert set(errors) == {"items[0].quantity", "items[0].productUid"}
 
 
 def test_a_field_the_schema_faults_keeps_only_the_schemas_error(caller: Caller) -> None:

@@ -11,10 +11,10 @@ other methods with 405, and run the same handler (docs/adr/0012).
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
@@ -164,10 +164,19 @@ async def _order_body(request: Request, caller: Principal) -> OrderCreate:
     except MalformedBody:
         raise
     except ValidationFailed as failed:
-        sent = orjson.loads(await request.body())  # parsed once already: valid JSON
         raise planning.with_catalog_errors(
-            failed, _reference(request), caller.customer_id, sent
+            failed, _reference(request), caller.customer_id, _sent(await request.body())
         ) from None
+
+
+def _sent(body: bytes) -> object:
+    """The body as sent, for a second look after the schema refused it: ``None`` if the
+    standard library cannot read it (the validator's parser takes NaN, Infinity and
+    1e400, as this one does, but may nest deeper)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 @router.get(
