@@ -24,7 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressline import ids
 from pressline.accounts.service import KnownKey, known_keys
-from pressline.errors import BodyTooLarge, DomainError, HttpsRequired, RateLimited
+from pressline.errors import (
+    AuthenticationFailed,
+    BodyTooLarge,
+    DomainError,
+    HttpsRequired,
+    RateLimited,
+)
 from pressline.http_errors import error_body, internal_error_body
 from pressline.observability import RequestObserver
 from pressline.ratelimit import Presented, RateLimiter, presented_key
@@ -117,12 +123,18 @@ class EdgeMiddleware:
         else:
             await _send_error(exchange.send, HttpsRequired(), exchange.request_id)
             return
-        length, api_key, chunked = _read_headers(scope["headers"])
+        length, api_key, chunked, repeated_key = _read_headers(scope["headers"])
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await _send_error(exchange.send, BodyTooLarge(self.max_body_bytes), exchange.request_id)
             return
         exchange.body_left = chunked or (length is not None and length != b"0")
         receive = self._limited(receive, exchange)
+        if repeated_key:
+            # Which of two keys is the caller? The rate limit counted the last and the
+            # routes authenticated the first, so a junk second key escaped the limit.
+            await _drain(receive, exchange)
+            await _send_error(exchange.send, AuthenticationFailed(), exchange.request_id)
+            return
         exchange.presented = presented_key(api_key, self.known)
         limited = self.limiter is not None and scope["path"].startswith("/api/")
         if limited and exchange.presented is not None and not await self._admit(exchange, receive):
@@ -230,18 +242,20 @@ class _Exchange:
 
 def _read_headers(
     headers: Iterable[tuple[bytes, bytes]],
-) -> tuple[bytes | None, bytes | None, bool]:
-    """Content-Length, X-API-KEY and whether the body is chunked, in one pass."""
+) -> tuple[bytes | None, bytes | None, bool, bool]:
+    """Content-Length, X-API-KEY, whether the body is chunked and whether X-API-KEY came
+    more than once, in one pass."""
     length = api_key = None
-    chunked = False
+    chunked = repeated_key = False
     for name, value in headers:
         if name == b"content-length":
             length = value
         elif name == b"x-api-key":
+            repeated_key = api_key is not None
             api_key = value
         elif name == b"transfer-encoding":
             chunked = True
-    return length, api_key, chunked
+    return length, api_key, chunked, repeated_key
 
 
 async def _drain(receive: Receive, exchange: _Exchange) -> None:

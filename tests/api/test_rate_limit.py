@@ -172,6 +172,24 @@ def test_requests_without_a_usable_key_are_not_counted(app: FastAPI, caller: Cal
     assert not any("ratelimit" in r.headers for r in responses)
 
 
+@pytest.mark.parametrize("second", ["junk", "own key again", "another customer's key"])
+def test_a_second_x_api_key_header_is_a_401_not_a_way_around_the_limit(
+    app: FastAPI, caller: Caller, other_caller: Caller, reference: str, second: str
+) -> None:
+    """The limit counted the last header and the routes authenticated the first: with a
+    junk key last, requests were served and never counted."""
+    _authenticate(caller)
+    last = {"junk": "junk", "own key again": caller.api_key}.get(second, other_caller.api_key)
+    headers = [("X-API-KEY", caller.api_key), ("X-API-KEY", last)]
+    (response,), _ = burst(app, [("GET", f"{caller.base}/{reference}", headers)])  # type: ignore[list-item]
+    assert response.status_code == 401, response.text
+    assert [e["code"] for e in response.json()["errors"]] == ["invalid_api_key"]
+    assert "ratelimit" not in response.headers
+    assert response.headers["request-id"] == response.json()["requestId"]
+    responses, _ = burst(app, get_calls(caller, reference, 100))
+    assert statuses(responses) == {200: 100}  # nothing was spent from the owner's quota
+
+
 def test_health_and_documentation_are_not_rate_limited(app: FastAPI, caller: Caller) -> None:
     calls = [("GET", path, caller.headers) for path in ("/healthz", "/openapi.json") * 80]
     responses, _ = burst(app, calls)
