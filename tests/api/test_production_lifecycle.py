@@ -549,6 +549,24 @@ def test_unknown_items_are_listed_in_one_400(handed_off: tuple[str, Facility]) -
     assert [e["param"] for e in response.json()["errors"]] == ["items[0].itemId", "items[1].itemId"]
 
 
+def test_control_characters_in_a_report_are_a_400_and_a_message_keeps_its_lines(
+    handed_off: tuple[str, Facility],
+) -> None:
+    """PostgreSQL cannot store NUL: a report carrying one answered 500."""
+    order_id, facility = handed_off
+    response = facility.report(
+        order_id, "shipped", trackingCode="T\u00001", carrier="DHL\n", packages=[{"id": "p\u0007"}]
+    )
+    assert response.status_code == 400
+    assert {(e["code"], e["param"]) for e in response.json()["errors"]} == {
+        ("invalid_characters", "trackingCode"),
+        ("invalid_characters", "packages[0].id"),
+    }  # fmt: skip (the carrier's trailing line break is stripped, not refused)
+    assert facility.report(f"{order_id}\u0000", "received").status_code == 400
+    accepted = facility.report(order_id, "received", message="Paper jam,\nreprinting")
+    assert accepted.status_code == 200, accepted.text
+
+
 # --- production API authentication and isolation ----------------------------------------
 
 

@@ -134,6 +134,17 @@ def test_unauthenticated_calls_are_logged_without_a_customer(
     assert (entry.status, entry.customer_reference_id) == (401, None)
 
 
+def test_a_url_with_a_nul_is_logged_with_a_stand_in(
+    client: TestClient, database: Database, caller: Caller
+) -> None:
+    """PostgreSQL cannot store NUL; the row (and its batch) must not be lost over it."""
+    assert caller.get("ref%00x").status_code == 400
+    assert caller.get("no-such-order").status_code == 404  # logged in the same batch
+    flush(client)
+    paths = sorted(entry.path for entry in entries(database, caller))
+    assert paths == [f"{caller.base}/no-such-order", f"{caller.base}/ref\ufffdx"]
+
+
 def test_a_templated_submit_keeps_the_raw_and_the_transformed_request(
     client: TestClient, database: Database, caller: Caller
 ) -> None:

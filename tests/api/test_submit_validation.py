@@ -146,6 +146,16 @@ def test_text_up_to_the_maximum_length_is_accepted_and_one_more_is_too_long(
     assert _rejected(caller.submit(body)) == {(path, "too_long")}
 
 
+@pytest.mark.parametrize("path", ["shippingAddress.city", "orderReferenceId"])
+def test_the_maximum_length_counts_the_blanks_the_text_is_stripped_of(
+    caller: Caller, path: str
+) -> None:
+    """maxLength in the published schema is the text as sent: padding is no way past it."""
+    limit = dict(MAX_LENGTHS)[path]
+    padded = " " * limit + "x"
+    assert _rejected(caller.submit(_body(**{path: padded}))) == {(path, "too_long")}
+
+
 # --- state -------------------------------------------------------------------------------
 
 
@@ -235,6 +245,63 @@ def test_every_print_file_type_of_the_seed_is_accepted(caller: Caller) -> None:
     _accepted(caller, body)
     stored = caller.get(body["orderReferenceId"]).json()
     assert [file["type"] for file in stored["items"][0]["files"]] == types
+
+
+# --- control characters ---------------------------------------------------------------------
+
+CONTROL_CASES = {
+    "nul in a name": ("shippingAddress.firstName", "Jo\u0000hn"),
+    "tab in an address": ("shippingAddress.addressLine1", "Main\tStreet 1"),
+    "line break in a city": ("shippingAddress.city", "New\nYork"),
+    "escape in a reference": ("orderReferenceId", "ref\u001b[31m"),
+    "nul in an item reference": ("items[0].itemReferenceId", "item\u0000"),
+    "delete in a metadata key": ("metadata[0].key", "k\u007f"),
+    "nul in a metadata value": ("metadata[0].value", "v\u0000"),
+}
+
+
+@pytest.mark.parametrize(("path", "value"), CONTROL_CASES.values(), ids=list(CONTROL_CASES))
+def test_control_characters_are_refused_where_they_cannot_belong(
+    caller: Caller, path: str, value: str
+) -> None:
+    """NUL and the other C0 controls are never part of a name, an address or a
+    reference (and PostgreSQL cannot store NUL: it answered 500)."""
+    body = _body(metadata=[{"key": "k", "value": "v"}])
+    _edit(body, path, value)
+    assert _rejected(caller.submit(body)) == {(path, "invalid_characters")}
+
+
+def test_free_text_keeps_its_line_breaks_and_blanks_at_the_ends_are_stripped(
+    caller: Caller,
+) -> None:
+    body = _body(**{
+        "metadata": [{"key": "giftMessage", "value": "Happy birthday!\nLove,\tAnna"}],
+        "shippingAddress.city": " New York\n",
+    })  # fmt: skip
+    order = caller.get(_accepted(caller, body)["id"]).json()
+    assert order["metadata"] == [{"key": "giftMessage", "value": "Happy birthday!\nLove,\tAnna"}]
+    assert order["shippingAddress"]["city"] == "New York"
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"), [("GET", ""), ("PUT", ""), ("POST", "/cancel"), ("DELETE", "")]
+)
+def test_an_order_key_with_a_control_character_is_a_400(
+    caller: Caller, method: str, suffix: str
+) -> None:
+    response = caller.client.request(
+        method, f"{caller.base}/ref%00x{suffix}", headers=caller.headers,
+        json={"shipmentMethodUid": "normal"} if method == "PUT" else None,
+    )  # fmt: skip
+    assert _rejected(response) == {("orderId", "invalid_characters")}
+
+
+def test_a_search_for_a_reference_with_a_nul_is_a_400(caller: Caller) -> None:
+    response = caller.search({"orderReferenceId": "a\u0000b", "orderReferenceIds": ["c\u0000"]})
+    assert _rejected(response) == {
+        ("orderReferenceId", "invalid_characters"),
+        ("orderReferenceIds[0]", "invalid_characters"),
+    }
 
 
 # --- counts ------------------------------------------------------------------------------

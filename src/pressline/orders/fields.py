@@ -6,14 +6,17 @@ Each check raises ``PydanticCustomError`` with a stable code, so the error body'
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import annotated_types
 import email_validator
 import phonenumbers
 import pycountry
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # Reference data loaded once into memory: validating a code is a set lookup.
@@ -33,6 +36,83 @@ _IMPOSSIBLE = frozenset(
     }
 )
 _PHONE_CHARS = frozenset("0123456789+-()./ ")
+
+#: C0 control characters and DEL: never part of a name, an address or a reference, and
+#: PostgreSQL cannot store NUL at all. Free text (``lines``) may hold tabs and line breaks.
+CONTROLS = r"\x00-\x1f\x7f"
+LINES_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{CONTROLS}]")
+_CONTROL_BUT_LINES = re.compile(f"[{LINES_CONTROLS}]")
+#: What the schema strips from both ends of a text (Unicode White_Space).
+_BLANKS = r"\t\n\x0b\x0c\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def has_controls(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+CONTROLS_MESSAGE = "Must not contain control characters (NUL, tab, line breaks and the like)"
+
+
+def _refused_controls() -> PydanticCustomError:
+    return PydanticCustomError("invalid_characters", CONTROLS_MESSAGE)
+
+
+def no_controls(value: str) -> str:
+    if _CONTROL.search(value):
+        raise _refused_controls()
+    return value
+
+
+def no_controls_but_lines(value: str) -> str:
+    if _CONTROL_BUT_LINES.search(value):
+        raise _refused_controls()
+    return value
+
+
+def text_pattern(*, required: bool, lines: bool = False) -> str:
+    """The JSON Schema ``pattern`` of a text as sent: blanks at either end (stripped),
+    between them no control characters (tabs and line breaks allowed with ``lines``)
+    and, when ``required``, one character that is not blank."""
+    ends = f"[{_BLANKS}]*"
+    inner = f"[^{LINES_CONTROLS if lines else CONTROLS}]*"
+    if not required:
+        return f"^{ends}{inner}{ends}$"
+    return f"^{ends}{inner}[^{CONTROLS}{_BLANKS}]{inner}{ends}$"
+
+
+class _Text(annotated_types.GroupedMetadata):
+    """Stripped, within its lengths, free of control characters (tabs and line breaks
+    allowed with ``lines``) and, when required, not blank."""
+
+    def __init__(self, max_length: int, min_length: int, lines: bool) -> None:
+        self.max_length, self.min_length, self.lines = max_length, min_length, lines
+
+    def __iter__(self) -> Any:
+        yield StringConstraints(
+            strip_whitespace=True, min_length=self.min_length, max_length=self.max_length
+        )
+        yield AfterValidator(no_controls_but_lines if self.lines else no_controls)
+        # The maximum holds for the text as sent, as the JSON Schema's maxLength says:
+        # blanks at the ends are stripped, not a way past it. (Last: it runs first.)
+        yield BeforeValidator(partial(_at_most, self.max_length))
+        pattern = text_pattern(required=self.min_length > 0, lines=self.lines)
+        yield Field(json_schema_extra={"pattern": pattern})
+
+
+def _at_most(max_length: int, value: Any) -> Any:
+    if isinstance(value, str) and len(value) > max_length:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters",
+            {"max_length": max_length},
+        )
+    return value
+
+
+def text(max_length: int, min_length: int = 0, *, lines: bool = False) -> Any:
+    """``Annotated[str, text(35, 1)]``: a text field of an API body."""
+    return _Text(max_length, min_length, lines)
 
 
 def _country(value: str) -> str:

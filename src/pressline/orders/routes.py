@@ -16,6 +16,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from pydantic import AfterValidator
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
@@ -27,7 +28,13 @@ from pressline.errors import DomainError, FieldError, MalformedBody, ValidationF
 from pressline.idempotency import http as idempotency
 from pressline.orders import drafts, planning, service
 from pressline.orders import read_schemas as out
-from pressline.orders.fields import COUNTRY_CODES
+from pressline.orders.fields import (
+    CONTROLS,
+    CONTROLS_MESSAGE,
+    COUNTRY_CODES,
+    has_controls,
+    no_controls,
+)
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate
 from pressline.orders.statuses import FinancialStatus
 from pressline.templates import endpoint as templated
@@ -72,15 +79,18 @@ OrderKey = Annotated[
         max_length=ORDER_KEY_MAX,
         # The same exclusions as OrderKeyConvertor: those URLs are other operations.
         json_schema_extra={
+            # As references are: never a NUL, tab or line break (checked after the type).
+            "pattern": f"^[^{CONTROLS}]+$",
             "not": {
                 "anyOf": [
                     {"enum": ["search", "order", "quote", "shipment-methods"]},
                     {"pattern": "/cancel$"},
                     {"pattern": "/postbacks$"},
                 ]
-            }
+            },
         },
     ),
+    AfterValidator(no_controls),
 ]
 
 
@@ -264,6 +274,8 @@ def _order_key(request: Request) -> str:
     if len(key) > ORDER_KEY_MAX:
         message = f"String should have at most {ORDER_KEY_MAX} characters"
         raise ValidationFailed([FieldError("too_long", "orderId", message)])
+    if has_controls(key):  # as OrderKey's validator says on the other routes
+        raise ValidationFailed([FieldError("invalid_characters", "orderId", CONTROLS_MESSAGE)])
     return key
 
 

@@ -16,14 +16,12 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
-import annotated_types
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StringConstraints,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -43,6 +41,8 @@ from pressline.orders.fields import (
     HttpUrl,
     Money,
     check_phone,
+    text,
+    text_pattern,
 )
 from pressline.orders.statuses import FileType, FinancialStatus, FulfillmentStatus, OrderType
 
@@ -57,23 +57,7 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NOT_BLANK = "[^\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 
 
-class _Text(annotated_types.GroupedMetadata):
-    def __init__(self, max_length: int, min_length: int) -> None:
-        self.max_length, self.min_length = max_length, min_length
-
-    def __iter__(self) -> Any:
-        yield StringConstraints(
-            strip_whitespace=True, min_length=self.min_length, max_length=self.max_length
-        )
-        if self.min_length:
-            yield Field(json_schema_extra={"pattern": NOT_BLANK})
-
-
-def _text(max_length: int, min_length: int = 0) -> Any:
-    return _Text(max_length, min_length)
-
-
-Reference = Annotated[str, _text(100, 1)]
+Reference = Annotated[str, text(100, 1)]
 
 
 _LocatedError = tuple[tuple[int | str, ...], PydanticCustomError, Any]
@@ -106,8 +90,8 @@ class _Model(BaseModel):
 
 
 class MetadataEntry(_Model):
-    key: Annotated[str, _text(100, 1)]
-    value: Annotated[str, _text(100)]
+    key: Annotated[str, text(100, 1)]
+    value: Annotated[str, text(100, lines=True)]  # free text: a gift message may break lines
 
 
 Metadata = Annotated[list[MetadataEntry], Field(max_length=MAX_METADATA)]
@@ -127,24 +111,24 @@ class ShippingAddress(_Model):
     )
 
     country: CountryCode
-    first_name: Annotated[str, _text(25, 1)]
-    last_name: Annotated[str, _text(25, 1)]
-    company_name: Annotated[str, _text(60)] = ""
-    address_line1: Annotated[str, _text(35, 1)]
-    address_line2: Annotated[str, _text(35)] = ""
-    city: Annotated[str, _text(30, 1)]
-    post_code: Annotated[str, _text(15, 1)]
-    state: Annotated[str, _text(35)] = Field(default="", validate_default=True)
+    first_name: Annotated[str, text(25, 1)]
+    last_name: Annotated[str, text(25, 1)]
+    company_name: Annotated[str, text(60)] = ""
+    address_line1: Annotated[str, text(35, 1)]
+    address_line2: Annotated[str, text(35)] = ""
+    city: Annotated[str, text(30, 1)]
+    post_code: Annotated[str, text(15, 1)]
+    state: Annotated[str, text(35)] = Field(default="", validate_default=True)
     email: Email
     phone: Annotated[
         str,
-        _text(25, 1),
+        text(25, 1),
         Field(json_schema_extra={"pattern": r"^[0-9+\-()./ ]*[0-9][0-9+\-()./ ]*$"}),
     ]
     is_business: StrictBool = False
-    federal_tax_id: Annotated[str, _text(50)] | None = None
-    state_tax_id: Annotated[str, _text(50)] | None = None
-    registration_state: Annotated[str, _text(35)] | None = None
+    federal_tax_id: Annotated[str, text(50)] | None = None
+    state_tax_id: Annotated[str, text(50)] | None = None
+    registration_state: Annotated[str, text(35)] | None = None
 
     @field_validator("state")
     @classmethod
@@ -191,25 +175,33 @@ class OrderItemCreate(_Model):
     )
     item_reference_id: Reference
     # Seed 000's "Selecting a Product" shows each way to name the product.
-    product_name: Annotated[str, _text(200, 1)] | None = Field(
+    product_name: Annotated[str, text(200, 1)] | None = Field(
         default=None, examples=["Framed Poster"]
     )
     product_variant: (
         Annotated[
-            dict[Annotated[str, _text(100, 1)], Annotated[str, _text(100)]],
+            dict[Annotated[str, text(100, 1)], Annotated[str, text(100)]],
             Field(max_length=20),
             WithJsonSchema(
                 {
                     "type": "object",
                     "maxProperties": 20,
-                    "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": NOT_BLANK},
-                    "additionalProperties": {"type": "string", "maxLength": 100},
+                    "propertyNames": {
+                        "minLength": 1,
+                        "maxLength": 100,
+                        "pattern": text_pattern(required=True),
+                    },
+                    "additionalProperties": {
+                        "type": "string",
+                        "maxLength": 100,
+                        "pattern": text_pattern(required=False),
+                    },
                 }
             ),
         ]
         | None
     ) = Field(default=None, examples=[{"FrameColour": "Black", "PaperSize": "A3"}])
-    product_uid: Annotated[str, _text(255, 1)] | None = Field(
+    product_uid: Annotated[str, text(255, 1)] | None = Field(
         default=None,
         examples=["frame_product_frs_10x10-inch_frc_oak_frm_wood_frp_w13xt22-mm_gt_plexiglass"],
     )
@@ -270,7 +262,7 @@ class OrderCreate(_Model):
     currency: CurrencyCode
     retail_currency: CurrencyCode | None = None
     retail_shipping_price_incl_vat: Money | None = None
-    shipment_method_uid: Annotated[str, _text(255)] | None = None
+    shipment_method_uid: Annotated[str, text(255)] | None = None
     shipping_address: ShippingAddress
     items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=MAX_ITEMS)]
     metadata: Metadata = []
@@ -363,7 +355,7 @@ class ShipmentUpdate(_Model):
         }
     )
 
-    shipment_method_uid: Annotated[str, _text(255, 1)] | None = None
+    shipment_method_uid: Annotated[str, text(255, 1)] | None = None
     shipping_address: ShippingAddress | None = None
 
     @model_validator(mode="after")
@@ -400,7 +392,7 @@ class OrderSearch(_Model):
 
     @field_validator("start_date", "end_date", mode="before")
     @classmethod
-    def _iso_text(cls, value: object) -> object:
+    def _isotext(cls, value: object) -> object:
         if value is not None and not isinstance(value, str):
             raise PydanticCustomError(
                 "invalid_datetime", "Input should be an ISO 8601 date-time string"

@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from pressline.errors import FieldError, ValidationFailed
+from pressline.orders.fields import text
 from pressline.orders.lifecycle import ProductionStatus
 from pressline.orders.statuses import FulfillmentStatus
 
-Text = Annotated[str, Field(min_length=1, max_length=255)]
+Text = Annotated[str, text(255, 1)]
+Key = Annotated[str, text(100, 1)]
+Link = Annotated[str, text(2000, 1)]
 
 
 class _In(BaseModel):
@@ -22,15 +25,15 @@ class _In(BaseModel):
 class ItemLine(_In):
     """One item of a per-item report: Pressline's item id or the itemReferenceId."""
 
-    item_id: Annotated[str, Field(min_length=1, max_length=100)]
+    item_id: Key
     #: Only with ``cancelled``: cancel this many of the item (default: all that remain).
     quantity: Annotated[int, Field(ge=1)] | None = None
 
 
 class PackageReport(_In):
-    id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    id: Key | None = None
     tracking_code: Text | None = None
-    tracking_link: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    tracking_link: Link | None = None
     carrier: Text | None = None
     #: What the package holds; default: every item the report ships.
     items: list[ItemLine] = []
@@ -59,15 +62,15 @@ class StatusReport(_In):
         }
     )
 
-    order_id: Annotated[str, Field(min_length=1, max_length=100)]
+    order_id: Key
     status: ProductionStatus
     #: Only these items (per-item report); absent: the whole order.
     items: Annotated[list[ItemLine], Field(min_length=1, max_length=1000)] | None = None
     tracking_code: Text | None = None
-    tracking_link: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    tracking_link: Link | None = None
     carrier: Text | None = None
     packages: Annotated[list[PackageReport], Field(max_length=100)] = []
-    message: Annotated[str, Field(max_length=1000)] | None = None
+    message: Annotated[str, text(1000, lines=True)] | None = None
 
     @model_validator(mode="after")
     def _fields_fit_the_status(self) -> StatusReport:

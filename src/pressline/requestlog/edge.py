@@ -68,13 +68,22 @@ def entry(
         prefix=str(prefix),
         customer_reference_id=_customer(scope, state, status, known),
         method=scope["method"],
-        path=path,
+        path=path.replace("\x00", NUL_STAND_IN),
         status=status,
         latency_us=int(seconds * 1_000_000),
         order_id=state.get("order_id"),
-        order_key=state.get("order_key") or params.get("orderId"),
+        order_key=_storable(state.get("order_key") or params.get("orderId")),
         template=state.get("template"),
         request_body=b"".join(request_body),
         transformed_request=transformed if isinstance(transformed, bytes) else None,
         response_body=b"".join(response_body),
     )
+
+
+#: For NUL, which PostgreSQL cannot store in a text column: a URL may carry ``%00``, and
+#: one such row would fail its whole batch of log entries.
+NUL_STAND_IN = "\ufffd"
+
+
+def _storable(text: str | None) -> str | None:
+    return text.replace("\x00", NUL_STAND_IN) if text else text
