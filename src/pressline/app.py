@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from pressline import __version__, openapi_errors, purging, web
@@ -209,6 +210,7 @@ def create_app(
     app.add_exception_handler(DomainError, web.on_domain_error)
     app.add_exception_handler(RequestValidationError, web.on_request_validation)
     app.add_exception_handler(StarletteHTTPException, web.on_http_exception)
+    app.add_exception_handler(ClientDisconnect, web.on_client_disconnect)
     app.add_exception_handler(Exception, web.on_unexpected)
     app.add_middleware(
         EdgeMiddleware,

@@ -199,6 +199,17 @@ def allowed_methods(request: Request) -> list[str]:
     return [method for method in _METHODS if method in methods]
 
 
+async def on_client_disconnect(request: Request, exc: Exception) -> Response:
+    """The body stopped before its end: the client hung up, or sent chunked encoding the
+    server could not read (both reach the application as a disconnect). A 400, not a 500
+    with a traceback: nothing failed here. If the client is gone, nobody reads it."""
+    error = e.MalformedBody(
+        "the request body ended before it was complete (connection closed, or a malformed "
+        "chunked encoding)"
+    )
+    return error_response(error, request_id(request))
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     rid = request_id(request)
     return Response(

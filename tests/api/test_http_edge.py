@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
+from starlette.types import Message, Scope
 
 from pressline.app import create_app
 from pressline.config import Settings
@@ -230,6 +231,43 @@ def test_a_body_that_is_not_an_object_is_400(caller: Caller, payload: bytes) -> 
     for path in ("order", "search"):
         body = assert_error(post_raw(caller, path, payload, "application/json"), 400)
         assert [item["code"] for item in body["errors"]] == ["malformed_body"]
+
+
+@pytest.mark.parametrize("path", ["order", "search"])
+def test_a_body_cut_short_by_a_disconnect_is_400_not_500(caller: Caller, path: str) -> None:
+    """The server turns a broken chunked encoding into a disconnect, like a client that
+    hangs up mid-body: Starlette raises ClientDisconnect, which answered 500."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"orderReferenceId": "cut', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "http", "method": "POST", "scheme": "https", "http_version": "1.1",
+        "path": f"{caller.base}/{path}", "raw_path": f"{caller.base}/{path}".encode(),
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 443),
+        "headers": [
+            (b"host", b"testserver"), (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"), (b"x-api-key", caller.api_key.encode()),
+        ],
+    }  # fmt: skip
+
+    async def call() -> None:
+        await caller.client.app(scope, receive, send)
+
+    assert caller.client.portal is not None
+    caller.client.portal.call(call)
+    assert sent[0]["status"] == 400
+    body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert [item["code"] for item in body["errors"]] == ["malformed_body"]
 
 
 # --- unexpected errors ----------------------------------------------------------------
