@@ -122,8 +122,8 @@ class Settings(BaseSettings):
     )
     postback_allowed_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated networks webhooks may reach although they are not "
-        "public (e.g. 127.0.0.1/32 for a receiver on this machine).",
+        description="Comma-separated networks webhooks may reach, and print file URLs may "
+        "point into, although they are not public (e.g. 127.0.0.1/32 for this machine).",
     )
     postback_timeout_seconds: float = Field(
         default=10, gt=0, le=120, description="Seconds a receiver has to answer one delivery."

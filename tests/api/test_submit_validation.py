@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pressline.config import get_settings
 from pressline.orders.statuses import FileType
 from tests.conftest import Caller, order_body
 
@@ -245,6 +246,48 @@ def test_every_print_file_type_of_the_seed_is_accepted(caller: Caller) -> None:
     _accepted(caller, body)
     stored = caller.get(body["orderReferenceId"]).json()
     assert [file["type"] for file in stored["items"][0]["files"]] == types
+
+
+LOCAL_FILES = [
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+    "http://127.0.0.1/a.pdf",
+    "https://localhost:8443/a.pdf",
+    "http://files.localhost/a.pdf",
+    "http://[::1]/a.pdf",
+    "http://10.0.0.5/a.pdf",
+    "http://192.168.1.20/a.pdf",
+    "http://[::ffff:127.0.0.1]/a.pdf",  # an IPv4 loopback inside IPv6
+    "http://0.0.0.0/a.pdf",
+]
+
+
+@pytest.mark.parametrize("url", LOCAL_FILES)
+def test_a_print_file_on_a_local_or_private_host_is_refused(caller: Caller, url: str) -> None:
+    """reliability.md 17: whoever fetches print files must not be sent inside a network."""
+    response = caller.submit(_body(**{"items[0].files[0].url": url}))
+    assert _rejected(response) == {("items[0].files[0].url", "file_url_refused")}
+
+
+def test_a_print_file_on_a_public_address_or_name_is_accepted(caller: Caller) -> None:
+    files = [
+        {"type": "default", "url": "http://93.184.215.14/a.pdf"},
+        {"type": "back", "url": "https://files.example.com/b.pdf"},  # names are not resolved
+    ]
+    _accepted(caller, _body(**{"items[0].files": files}))
+
+
+def test_a_network_the_operator_allowed_may_hold_print_files(
+    caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRESSLINE_POSTBACK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    get_settings.cache_clear()
+    try:
+        _accepted(caller, _body(**{"items[0].files[0].url": "http://127.0.0.1:9000/a.pdf"}))
+        refused = caller.submit(_body(**{"items[0].files[0].url": "http://10.0.0.5/a.pdf"}))
+        assert _rejected(refused) == {("items[0].files[0].url", "file_url_refused")}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 # --- control characters ---------------------------------------------------------------------

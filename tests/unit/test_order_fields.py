@@ -172,7 +172,7 @@ def test_an_international_phone_is_still_checked_when_the_country_is_bad() -> No
         "http://example.com",
         "HTTPS://Example.com/a.pdf?sig=abc&exp=1#page=2",
         "https://cdn.example.com:8443/a.pdf",
-        "https://[2001:db8::1]/a.pdf",
+        "https://[2606:4700:4700::1111]/a.pdf",
         "https://bücher.example/ä.pdf",
     ],
 )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
+from ipaddress import ip_address
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,9 @@ import phonenumbers
 import pycountry
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from pressline.config import get_settings
+from pressline.postbacks import outbound
 
 # Reference data loaded once into memory: validating a code is a set lookup.
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
@@ -180,7 +184,40 @@ def _absolute_http_url(value: str) -> str:
         raise PydanticCustomError(
             "invalid_url", "URL must be an absolute http:// or https:// address with a host"
         )
+    _public_file_host(parts.hostname or "")
     return value
+
+
+def _public_file_host(host: str) -> None:
+    """reliability.md 17: a print file on this machine, a private network or the cloud's
+    metadata address is refused, unless the operator allowed that network
+    (PRESSLINE_POSTBACK_ALLOWED_NETWORKS). Only what the URL itself shows is judged: a
+    name is resolved by whoever fetches the file (the facility, on its own network), and
+    a DNS lookup per file would put the resolver on the submit path."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
+        reason: str | None = f"'{host}' is this machine"
+    else:
+        try:
+            address = ip_address(name)
+        except ValueError:
+            return
+        if outbound.is_allowed(
+            address, _allowed_networks(tuple(get_settings().postback_allowed_networks))
+        ):
+            return
+        reason = outbound.forbidden_reason(address)
+    if reason is not None:
+        raise PydanticCustomError(
+            "file_url_refused",
+            "Print files must be on a public host: {reason}",
+            {"reason": reason},
+        )
+
+
+@lru_cache(maxsize=4)
+def _allowed_networks(values: tuple[str, ...]) -> tuple[outbound.Network, ...]:
+    return outbound.parse_networks(values)
 
 
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

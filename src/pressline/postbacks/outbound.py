@@ -116,7 +116,8 @@ def forbidden_reason(address: Address) -> str | None:
     return None
 
 
-def _allowed(address: Address, networks: Sequence[Network]) -> bool:
+def is_allowed(address: Address, networks: Sequence[Network]) -> bool:
+    """Whether ``address`` (or the IPv4 address inside it) is in one of ``networks``."""
     embedded = _embedded_ipv4(address)
     candidates = [address] if embedded is None else [address, embedded]
     return any(a in network for a in candidates for network in networks)
@@ -183,12 +184,12 @@ def check_url(
     host = parts.hostname or ""
     addresses = _addresses(host, port, resolve, param)
     for address in addresses:
-        if _allowed(address, allowed_networks):
+        if is_allowed(address, allowed_networks):
             continue
         reason = forbidden_reason(address)
         if reason is not None:
             raise OutboundUrlRefused(f"'{host}' is not allowed: {reason}", param=param)
-    if scheme == "http" and not all(_allowed(a, allowed_networks) for a in addresses):
+    if scheme == "http" and not all(is_allowed(a, allowed_networks) for a in addresses):
         raise OutboundUrlRefused(
             "plain http is allowed only to networks the operator allowed", param=param
         )
