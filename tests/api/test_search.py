@@ -223,6 +223,10 @@ def test_an_order_is_found_by_its_own_reported_creation_time(caller: Caller) -> 
         ({"financialStatus": ["free"]}, "financialStatus[0]"),
         ({"countries": ["GB", "XX"]}, "countries[1]"),
         ({"startDate": "yesterday"}, "startDate"),
+        ({"startDate": "1700000000"}, "startDate"),  # Unix time: pydantic alone took it
+        ({"endDate": "20261101"}, "endDate"),
+        ({"endDate": "2026-11-01 10:00:00Z"}, "endDate"),
+        ({"startDate": "2026-11-31"}, "startDate"),
         ({"limit": 101}, "limit"),
         ({"limit": 0}, "limit"),
         ({"offset": -1}, "offset"),
@@ -238,6 +242,14 @@ def test_invalid_search_is_400_naming_the_parameter(
     body = response.json()
     assert body["type"] == "invalid_request"
     assert [item["param"] for item in body["errors"]] == [param]
+
+
+@pytest.mark.parametrize(
+    "date", ["2026-11-01", "2026-11-01T09:30", "2026-11-01T09:30:00.5+01:00", "2026-11-01t09:30z"]
+)
+def test_every_iso_8601_shape_the_docs_name_is_accepted(caller: Caller, date: str) -> None:
+    response = caller.search({"startDate": date, "endDate": date})
+    assert response.status_code == 200, response.text
 
 
 # --- limit and pagination over many orders sharing creation times ---------------------

@@ -52,6 +52,10 @@ MAX_METADATA = 20
 MAX_QUANTITY = 100_000
 MAX_SEARCH_LIMIT = 100
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_8601 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$",
+    re.IGNORECASE,
+)
 
 
 NOT_BLANK = "[^\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
@@ -393,9 +397,12 @@ class OrderSearch(_Model):
     @field_validator("start_date", "end_date", mode="before")
     @classmethod
     def _isotext(cls, value: object) -> object:
-        if value is not None and not isinstance(value, str):
+        # pydantic alone also reads "1700000000" (Unix time), "20261101" and a space
+        # for the T: none of them is the ISO 8601 the seed asks for.
+        if value is not None and not (isinstance(value, str) and _ISO_8601.match(value)):
             raise PydanticCustomError(
-                "invalid_datetime", "Input should be an ISO 8601 date-time string"
+                "invalid_datetime",
+                "Input should be an ISO 8601 date-time (2026-11-01T00:00:00Z) or date",
             )
         return value
 
