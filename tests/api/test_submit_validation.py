@@ -137,13 +137,16 @@ def _text_of_length(path: str, length: int) -> str:
 def test_text_up_to_the_maximum_length_is_accepted_and_one_more_is_too_long(
     caller: Caller, path: str, limit: int
 ) -> None:
-    body = _body(**{path: _text_of_length(path, limit)})
+    # A free-text state is for countries without state codes (GB, with a GB phone).
+    where = {"shippingAddress.country": "GB", "shippingAddress.phone": "+442071234567"}
+    edits = where if path == "shippingAddress.state" else {}
+    body = _body(**edits, **{path: _text_of_length(path, limit)})
     _accepted(caller, body)
     if path.startswith("shippingAddress."):
         field = path.split(".")[1]
         stored = caller.get(body["orderReferenceId"]).json()["shippingAddress"]
         assert stored[field] == body["shippingAddress"][field]
-    body = _body(**{path: _text_of_length(path, limit + 1)})
+    body = _body(**edits, **{path: _text_of_length(path, limit + 1)})
     assert _rejected(caller.submit(body)) == {(path, "too_long")}
 
 
@@ -168,6 +171,24 @@ def test_state_is_required_in_the_us_canada_and_australia(
     edits = {"shippingAddress.country": country, "shippingAddress.phone": "+47222222"}
     body = _body(**edits, **{"shippingAddress.state": state})
     assert _rejected(caller.submit(body)) == {("shippingAddress.state", "state_required")}
+
+
+@pytest.mark.parametrize(
+    ("country", "state"), [("US", "Narnia"), ("US", "ZZ"), ("CA", "NY"), ("AU", "Victoria")]
+)
+def test_the_state_must_be_a_code_of_the_country(caller: Caller, country: str, state: str) -> None:
+    """Seed 000: "State or province code"; an unknown one cannot be routed or delivered."""
+    edits = {"shippingAddress.country": country, "shippingAddress.phone": "+47222222"}
+    response = caller.submit(_body(**edits, **{"shippingAddress.state": state}))
+    assert _rejected(response) == {("shippingAddress.state", "invalid_state")}
+
+
+@pytest.mark.parametrize(("country", "state"), [("US", "ny"), ("CA", " on "), ("AU", "NSW")])
+def test_a_state_code_is_stored_in_capitals(caller: Caller, country: str, state: str) -> None:
+    edits = {"shippingAddress.country": country, "shippingAddress.phone": "+47222222"}
+    body = _body(**edits, **{"shippingAddress.state": state})
+    stored = caller.get(_accepted(caller, body)["id"]).json()["shippingAddress"]
+    assert stored["state"] == state.strip().upper()
 
 
 @pytest.mark.parametrize("country", ["GB", "SE"])

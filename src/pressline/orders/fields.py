@@ -26,8 +26,18 @@ from pressline.postbacks import outbound
 # Reference data loaded once into memory: validating a code is a set lookup.
 COUNTRY_CODES = frozenset(country.alpha_2 for country in pycountry.countries)
 CURRENCY_CODES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
-#: Countries whose addresses need a state or province (domain.md §3).
-STATE_REQUIRED = frozenset({"US", "CA", "AU"})
+#: Countries whose addresses need a state or province (domain.md §3), and its codes
+#: (seed 000: "State or province code"): ISO 3166-2, plus the US Armed Forces codes
+#: AA, AE and AP that US carriers deliver to.
+STATE_CODES: dict[str, frozenset[str]] = {
+    country: frozenset(
+        subdivision.code.split("-", 1)[1]
+        for subdivision in pycountry.subdivisions
+        if subdivision.country_code == country
+    )
+    | (frozenset({"AA", "AE", "AP"}) if country == "US" else frozenset())
+    for country in ("AU", "CA", "US")
+}
 
 # Reasons phonenumbers gives that mean "not a phone number at all". INVALID_LENGTH is
 # accepted on purpose: the seed's own example "+47222222" has it, and carriers reach

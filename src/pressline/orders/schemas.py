@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     StrictBool,
     ValidationError,
     ValidationInfo,
@@ -34,7 +35,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from pressline.orders import examples
 from pressline.orders.fields import (
-    STATE_REQUIRED,
+    STATE_CODES,
     CountryCode,
     CurrencyCode,
     Email,
@@ -56,9 +57,6 @@ _ISO_8601 = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$",
     re.IGNORECASE,
 )
-
-
-NOT_BLANK = "[^\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 
 
 Reference = Annotated[str, text(100, 1)]
@@ -101,18 +99,20 @@ class MetadataEntry(_Model):
 Metadata = Annotated[list[MetadataEntry], Field(max_length=MAX_METADATA)]
 
 
+#: In the US, Canada and Australia a state or province code is required (JSON Schema).
+_STATE_RULES: list[JsonValue] = [
+    {
+        "if": {"required": ["country"], "properties": {"country": {"const": country}}},
+        "then": {"required": ["state"], "properties": {"state": {"enum": [*sorted(codes)]}}},
+    }
+    for country, codes in sorted(STATE_CODES.items())
+]
+
+
 class ShippingAddress(_Model):
     """A delivery address with Gelato's documented limits (domain.md §3)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "if": {
-                "required": ["country"],
-                "properties": {"country": {"enum": ["AU", "CA", "US"]}},  # STATE_REQUIRED
-            },
-            "then": {"required": ["state"], "properties": {"state": {"pattern": NOT_BLANK}}},
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"allOf": _STATE_RULES})
 
     country: CountryCode
     first_name: Annotated[str, text(25, 1)]
@@ -137,11 +137,21 @@ class ShippingAddress(_Model):
     @field_validator("state")
     @classmethod
     def _state_where_required(cls, value: str, info: ValidationInfo) -> str:
-        if not value and info.data.get("country") in STATE_REQUIRED:
+        country = info.data.get("country")
+        codes = STATE_CODES.get(country or "")
+        if codes is None:
+            return value
+        if not value:
             raise PydanticCustomError(
                 "state_required", "State is required for addresses in the US, Canada and Australia"
             )
-        return value
+        if value.upper() not in codes:
+            raise PydanticCustomError(
+                "invalid_state",
+                "State must be a {country} state or province code: {codes}",
+                {"country": country, "codes": ", ".join(sorted(codes))},
+            )
+        return value.upper()
 
     @field_validator("phone")
     @classmethod
