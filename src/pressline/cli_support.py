@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
@@ -75,6 +76,10 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+#: Column names of ids and keys: ``id``, ``key``, ``requestId``, ``orderKey``…
+_IDENTIFIER = re.compile(r"^(?:id|key)$|[a-z](?:Id|ID|Key)$")
+
+
 def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
     """Rows as JSON (``--json``) or as a table."""
     if as_json:
@@ -84,8 +89,14 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
         console.print(f"No {title.lower()}.")
         return
     table = Table(title=title)
-    for column in rows[0]:
-        table.add_column(column)
+    for position, column in enumerate(rows[0]):
+        if position == 0 or _IDENTIFIER.search(column):
+            # Ids and keys are pasted into other commands: never cut or wrapped, even
+            # at the 80 columns of a pipe; the other columns give way instead.
+            longest = max(len(str(row[column] or "")) for row in rows)
+            table.add_column(column, no_wrap=True, min_width=max(longest, len(column)))
+        else:
+            table.add_column(column)
     for row in rows:
         table.add_row(*("" if value is None else escape(str(value)) for value in row.values()))
     console.print(table)
