@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 
 from pressline import server
 from pressline.accounts.cli import connectors, customers, endpoint_urls, keys
 from pressline.catalog.cli import customer_products, reference_app
 from pressline.cli_support import console, err_console
-from pressline.config import get_settings
+from pressline.config import Settings, get_settings
 from pressline.db import Database
 from pressline.idempotency.cli import idempotency
 from pressline.migrate import upgrade
@@ -156,4 +157,14 @@ def openapi(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # A PRESSLINE_* variable the settings refuse: say which, as serve's other checks do.
+        for error in exc.errors():
+            name = f"PRESSLINE_{str(error['loc'][0]).upper()}" if error["loc"] else "PRESSLINE_*"
+            message = escape(error["msg"].removeprefix("Value error, "))
+            err_console.print(f"[red]error:[/red] {name}: {message}", highlight=False)
+        raise SystemExit(2) from None

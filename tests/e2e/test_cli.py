@@ -119,6 +119,22 @@ def test_migrate_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
     assert {"customers", "connectors", "api_keys", "orders", "order_items"} <= tables
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"), [("PRESSLINE_PORT", "99999"), ("PRESSLINE_TRUSTED_PROXIES", "notanip")]
+)
+@pytest.mark.parametrize("command", [("serve",), ("customers", "list")])
+def test_a_setting_out_of_range_is_named_with_exit_status_2(
+    tmp_path: Path, setting: str, value: str, command: tuple[str, ...]
+) -> None:
+    env = server_env(PRESSLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", **{setting: value})
+    done = subprocess.run(
+        [PRESSLINE, *command], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"error: {setting}: " in done.stderr
+    assert "Traceback" not in done.stderr and "pydantic" not in done.stderr
+
+
 def test_customers_create_then_list_as_json(database_url: str) -> None:
     created = ok_json("customers", "create", "acme-shop", "--name", "Acme Prints")
     assert created["customerReferenceId"] == "acme-shop"
