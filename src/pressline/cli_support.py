@@ -89,8 +89,8 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
         console.print(f"No {title.lower()}.")
         return
     table = Table(title=title)
-    for position, column in enumerate(rows[0]):
-        if position == 0 or _IDENTIFIER.search(column):
+    for column in rows[0]:
+        if _IDENTIFIER.search(column):
             # Ids and keys are pasted into other commands: never cut or wrapped, even
             # at the 80 columns of a pipe; the other columns give way instead.
             longest = max(len(str(row[column] or "")) for row in rows)

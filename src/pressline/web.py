@@ -22,6 +22,12 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Pydantic's error types renamed to Pressline's stable codes; custom validators
 # already raise with Pressline codes and pass through unchanged.
+#: pydantic's wording where it speaks Python, not JSON.
+_MESSAGES = {
+    "extra_forbidden": "Unknown field",
+    "decimal_type": "Input should be a number",
+}
+
 _CODES = {
     "missing": "required",
     "extra_forbidden": "unknown_field",
@@ -75,9 +81,10 @@ def field_errors(exc: ValidationError | RequestValidationError) -> list[e.FieldE
         loc = tuple(item["loc"])
         if loc and loc[0] in {"body", "path", "query", "header"}:
             loc = loc[1:]
-        message = str(item["msg"])
-        if item["type"] == "extra_forbidden":
-            message = "Unknown field"
+        message = _MESSAGES.get(item["type"], str(item["msg"]))
+        if loc[-1:] == ("[key]",):  # a map's key is at fault: name the map, quote the key
+            message = f"Key {loc[-2]!r}: {message}"
+            loc = loc[:-2]
         result.append(
             e.FieldError(_CODES.get(item["type"], item["type"]), param_path(loc), message)
         )
@@ -103,7 +110,14 @@ class HotRoute(Route):
 
 
 def is_json(request: Request) -> bool:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    """A JSON media type, in UTF-8: the only encoding of JSON (RFC 8259), so another
+    charset would be decoded wrongly without a word."""
+    media_type, *parameters = request.headers.get("content-type", "").lower().split(";")
+    media_type = media_type.strip()
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in {"utf-8", "utf8"}:
+            return False
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )

@@ -184,6 +184,12 @@ def test_non_json_content_type_on_writes_is_415(
     assert caller.get(order_id).json()["shipmentMethodUid"] is None
 
 
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16", "iso-8859-1"])
+def test_json_in_another_charset_than_utf_8_is_415(caller: Caller, charset: str) -> None:
+    response = post_raw(caller, "search", b"{}", f"application/json; charset={charset}")
+    assert_error(response, 415, "unsupported_media_type")
+
+
 def test_json_with_a_charset_is_accepted(caller: Caller) -> None:
     response = post_raw(caller, "search", b"{}", "application/json; charset=utf-8")
     assert response.status_code == 200, response.text

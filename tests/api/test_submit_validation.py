@@ -506,6 +506,24 @@ def test_server_owned_fields_are_rejected_and_nothing_is_stored(
     assert caller.get(reference).status_code == 404
 
 
+def test_a_bad_variant_key_names_the_variant_and_quotes_the_key(caller: Caller) -> None:
+    item = {**_item("A"), "productVariant": {"": "a", "k" * 101: "b"}, "productName": "Card"}
+    del item["productUid"]
+    errors = caller.submit(_body(items=[item])).json()["errors"]
+    assert [(e["param"], e["code"]) for e in errors] == [
+        ("items[0].productVariant", "required"), ("items[0].productVariant", "too_long"),
+        ("items[0].productName", "unknown_product_name"),  # the catalog's word on the rest
+    ]  # fmt: skip
+    assert errors[0]["message"].startswith("Key '': ")
+    assert errors[1]["message"].startswith(f"Key '{'k' * 101}': ")
+
+
+def test_a_price_of_the_wrong_json_type_is_described_in_json_terms(caller: Caller) -> None:
+    [error] = caller.submit(_body(**{"items[0].retailPriceInclVat": True})).json()["errors"]
+    assert (error["param"], error["code"]) == ("items[0].retailPriceInclVat", "invalid_type")
+    assert error["message"] == "Input should be a number"
+
+
 # --- every bad field at once ---------------------------------------------------------------
 
 

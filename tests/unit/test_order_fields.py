@@ -138,6 +138,8 @@ def test_dialable_phone_numbers_are_accepted(phone: str, country: str) -> None:
         ("+1 202 555 0123 4567 890", "US"),  # too long for any plan
         ("+999 123456789", "US"),  # no such country calling code
         ("+", "US"),
+        ("++1 212 555 0100", "US"),  # phonenumbers alone reads it as +1
+        ("+1 212 +555 0100", "US"),
     ],
 )
 def test_undialable_phone_numbers_are_rejected(phone: str, country: str) -> None:

@@ -165,6 +165,10 @@ def check_phone(value: str, country: str | None) -> str:
         raise PydanticCustomError(
             "invalid_phone", "Phone may contain only digits, spaces, '+', '-', '(', ')', '.', '/'"
         )
+    if "+" in value[1:]:  # phonenumbers reads "++1 …" as "+1 …": E.123 has one, first
+        raise PydanticCustomError(
+            "invalid_phone", "Phone may have one '+', before the country code"
+        )
     if country is None and not value.startswith("+"):
         return value
     try:
