@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -96,13 +97,11 @@ def _banner(base: str, tls: server.Tls | None, api_key: str | None, *, demo: boo
         return
     for name, url in endpoint_urls(server.DEMO_PREFIX).items():
         console.print(f"  {name:<15} {url}", highlight=False)
-    if api_key is None:
-        console.print(
-            "The sandbox key was shown when it was created and is not stored in clear. "
-            f"Issue another with: pressline keys create {server.DEMO_PREFIX}"
-        )
-        return
-    body = json.dumps(examples.SUBMIT["reference"], indent=2)
+    assert api_key is not None  # ensure_demo always has one for the demo
+    # A fresh reference each start: pasted again on a later run, the seed's own one
+    # would be a duplicate (409).
+    reference = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    body = json.dumps({**examples.SUBMIT["reference"], "orderReferenceId": reference}, indent=2)
     console.print(f"\nX-API-KEY: {api_key}\n", soft_wrap=True, highlight=False)
     console.print("Submit the documentation's example order:\n")
     console.print(

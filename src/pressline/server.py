@@ -81,11 +81,13 @@ def resolve_tls(settings: Settings) -> Tls | None:
     return Tls(cert, key, self_signed=True)
 
 
-def ensure_demo(db: Database) -> str | None:
-    """Create the demo customer, connector and key once; the key's ``key:secret`` or None.
+def ensure_demo(db: Database) -> str:
+    """Create the demo customer, connector and key once; the key's ``key:secret``.
 
     The secret is also kept in ./var/demo-api-key (mode 0600) so every later
-    `make run` can print it: a convenience for the sandbox connector only.
+    `make run` can print it: a convenience for the sandbox connector only. When that
+    file is gone, the sandbox connector gets a new key (the old ones stay valid until
+    revoked), so the quick start's ``KEY=$(cat var/demo-api-key)`` works again.
     """
     with db.transaction() as conn:
         if repository.customer_by_reference(conn, DEMO_CUSTOMER) is None:
@@ -101,21 +103,24 @@ def ensure_demo(db: Database) -> str | None:
                 now=utcnow(),
             )
         if repository.connector_by_prefix(conn, DEMO_PREFIX) is not None:
-            return DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else None
-        created = accounts.create_connector(
-            conn,
-            customer_reference_id=DEMO_CUSTOMER,
-            prefix=DEMO_PREFIX,
-            name="Sandbox connector",
-            now=utcnow(),
-        )
-        # Its orders move on their own (passed … delivered), firing real postbacks.
-        repository.set_connector_sandbox(conn, DEMO_PREFIX, True)
+            if DEMO_KEY_FILE.exists():
+                return DEMO_KEY_FILE.read_text().strip()
+            key = accounts.create_key(conn, prefix=DEMO_PREFIX, now=utcnow())
+        else:
+            key = accounts.create_connector(
+                conn,
+                customer_reference_id=DEMO_CUSTOMER,
+                prefix=DEMO_PREFIX,
+                name="Sandbox connector",
+                now=utcnow(),
+            ).key
+            # Its orders move on their own (passed … delivered), firing real postbacks.
+            repository.set_connector_sandbox(conn, DEMO_PREFIX, True)
     DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(DEMO_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(created.key.header_value + "\n")
-    return created.key.header_value
+        handle.write(key.header_value + "\n")
+    return key.header_value
 
 
 def prepare(settings: Settings) -> None:
