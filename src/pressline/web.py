@@ -22,12 +22,6 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Pydantic's error types renamed to Pressline's stable codes; custom validators
 # already raise with Pressline codes and pass through unchanged.
-#: pydantic's wording where it speaks Python, not JSON.
-_MESSAGES = {
-    "extra_forbidden": "Unknown field",
-    "decimal_type": "Input should be a number",
-}
-
 _CODES = {
     "missing": "required",
     "extra_forbidden": "unknown_field",
@@ -61,6 +55,12 @@ _CODES = {
     "datetime_from_date_parsing": "invalid_datetime",
     "datetime_type": "invalid_datetime",
     "timezone_aware": "invalid_datetime",
+}
+
+#: pydantic's wording where it speaks Python, not JSON.
+_MESSAGES = {
+    "extra_forbidden": "Unknown field",
+    "decimal_type": "Input should be a number",
 }
 
 

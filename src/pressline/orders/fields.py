@@ -57,15 +57,13 @@ CONTROLS = r"\x00-\x1f\x7f"
 LINES_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 _CONTROL = re.compile(f"[{CONTROLS}]")
 _CONTROL_BUT_LINES = re.compile(f"[{LINES_CONTROLS}]")
+CONTROLS_MESSAGE = "Must not contain control characters (NUL, tab, line breaks and the like)"
 #: What the schema strips from both ends of a text (Unicode White_Space).
 _BLANKS = r"\t\n\x0b\x0c\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def has_controls(value: str) -> bool:
     return _CONTROL.search(value) is not None
-
-
-CONTROLS_MESSAGE = "Must not contain control characters (NUL, tab, line breaks and the like)"
 
 
 def _refused_controls() -> PydanticCustomError:
