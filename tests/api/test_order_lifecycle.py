@@ -20,6 +20,7 @@ from pressline.config import get_settings
 from pressline.db import Database, utcnow
 from pressline.orders import service
 from pressline.orders.statuses import FulfillmentStatus
+from pressline.orders.tables import orders
 from tests.conftest import GB_ADDRESS, Caller, order_body, without_requests
 
 SHIPPED_OR_LATER = ["shipped", "in_transit", "delivered", "returned"]
@@ -333,3 +334,21 @@ def test_set_status_command_cannot_reach_another_customers_order(
     )
     assert result.exit_code == 1
     assert caller.get(created["id"]).json()["fulfillmentStatus"] == "created"
+
+
+def test_an_address_stored_under_older_rules_still_takes_a_new_method(
+    caller: Caller, database: Database
+) -> None:
+    """Stored addresses are not validated again: one accepted before state codes were
+    checked ("California") answered a later method change with 500."""
+    created = caller.submit(order_body()).json()
+    with database.transaction() as conn:
+        stored = conn.execute(orders.select().where(orders.c.id == uuid.UUID(created["id"]))).one()
+        conn.execute(
+            orders.update()
+            .where(orders.c.id == stored.id)
+            .values(shipping_address={**stored.shipping_address, "state": "California"})
+        )
+    response = caller.update(created["id"], {"shipmentMethodUid": "standard"})
+    assert response.status_code == 200, response.text
+    assert response.json()["shippingAddress"]["state"] == "California"

@@ -231,6 +231,19 @@ def test_a_number_json_cannot_hold_is_a_400_with_the_catalogs_errors(
     assert set(errors) == {"items[0].quantity", "items[0].productUid"}
 
 
+def test_the_catalog_looks_only_at_what_the_schema_would_let_through(caller: Caller) -> None:
+    """At most 100 items, names within their lengths: the catalog's lookup of a 1 MiB
+    productUid held the event loop for about a minute."""
+    body = order_body()
+    unknown = {**body["items"][0], "productUid": FLYER.replace("pf_a4", "pf_a9")}
+    body["items"] = [{**unknown, "itemReferenceId": f"i{n}"} for n in range(150)]
+    body["items"][0]["productUid"] = "a_" * 5000
+    errors = caller.submit(body).json()["errors"]
+    looked_up = [e["param"] for e in errors if e["code"] == "invalid_product_segment_value"]
+    assert looked_up == [f"items[{n}].productUid" for n in range(1, 100)]
+    assert ("items", "too_many") in {(e["param"], e["code"]) for e in errors}
+
+
 def test_a_field_the_schema_faults_keeps_only_the_schemas_error(caller: Caller) -> None:
     body = order_body(currency="eur")  # not ISO 4217's capitals: the schema's error
     body["items"][0]["productUid"] = "x" * 256  # too long: the schema's error, not the catalog's

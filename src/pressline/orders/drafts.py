@@ -54,7 +54,7 @@ def convert_draft(
         items=stored,
         item_ids=[str(item.id) for item in items],
         shipment_id=str(row.shipment_id),
-        address=ShippingAddress.model_validate(row.shipping_address),
+        address=ShippingAddress.stored(row.shipping_address),
         selector=row.shipment_method_uid,
         currency=row.currency,
         retail_prices=planning.has_retail_prices(

@@ -24,6 +24,12 @@ from pressline.catalog.model import Parcel, ResolvedProduct, Route, ShippingQuot
 from pressline.catalog.pricing import ProductLine, Receipt
 from pressline.catalog.reference import Reference
 from pressline.errors import FieldError, ValidationFailed
+from pressline.orders.schemas import (
+    MAX_ITEMS,
+    MAX_NAME_LENGTH,
+    MAX_UID_LENGTH,
+    MAX_VARIANT_OPTIONS,
+)
 
 CANNOT_PRODUCE = "cannot_produce_at_single_location"
 MISSING_RETAIL_PRICES = "missing_retail_prices"
@@ -128,9 +134,11 @@ def with_catalog_errors(
     own = reference.products_of(customer_id)
     found: list[FieldError] = []
     items = sent.get("items")
-    for index, item in enumerate(items if isinstance(items, list) else []):
+    # Only what the schema would let through to the catalog: at most MAX_ITEMS items and
+    # names within their lengths (a 1 MiB productUid took the catalog a minute).
+    for index, item in enumerate(items[:MAX_ITEMS] if isinstance(items, list) else []):
         named = _sent_product(item)
-        if named is not None:
+        if named is not None and _within_limits(*named):
             resolved = _resolve_item(reference, own, index, *named)
             if isinstance(resolved, FieldError):
                 found.append(resolved)
@@ -138,9 +146,14 @@ def with_catalog_errors(
     if isinstance(currency, str) and currency not in reference.prices.exchange_rates:
         exc = reference.prices.unsupported(currency)
         found.append(FieldError(exc.code, "currency", exc.message))
-    faulted = {error.param for error in failed.errors}
-    extra = [error for error in found if error.param not in faulted]
+    faulted = [error.param or "" for error in failed.errors]
+    extra = [error for error in found if not _covered(error.param or "", faulted)]
     return ValidationFailed(failed.errors + extra) if extra else failed
+
+
+def _covered(param: str, faulted: list[str]) -> bool:
+    """Whether the schema already faulted ``param`` or a part of it (a variant's value)."""
+    return any(f == param or f.startswith((f"{param}.", f"{param}[")) for f in faulted)
 
 
 def _sent_product(item: object) -> tuple[str | None, str | None, dict[str, str] | None] | None:
@@ -165,6 +178,15 @@ def _sent_product(item: object) -> tuple[str | None, str | None, dict[str, str] 
             {str(key).strip(): str(value).strip() for key, value in variant.items()},
         )
     return None
+
+
+def _within_limits(uid: str | None, name: str | None, variant: dict[str, str] | None) -> bool:
+    return (
+        len(uid or "") <= MAX_UID_LENGTH
+        and len(name or "") <= MAX_NAME_LENGTH
+        and len(variant or {}) <= MAX_VARIANT_OPTIONS
+        and all(len(key) <= 100 and len(value) <= 100 for key, value in (variant or {}).items())
+    )
 
 
 def _sent(item: dict[str, object], alias: str, name: str) -> object:

@@ -48,6 +48,9 @@ from pressline.orders.fields import (
 from pressline.orders.statuses import FileType, FinancialStatus, FulfillmentStatus, OrderType
 
 MAX_ITEMS = 100
+MAX_UID_LENGTH = 255
+MAX_NAME_LENGTH = 200
+MAX_VARIANT_OPTIONS = 20
 MAX_FILES = 20
 MAX_METADATA = 20
 MAX_QUANTITY = 100_000
@@ -134,6 +137,12 @@ class ShippingAddress(_Model):
     state_tax_id: Annotated[str, text(50)] | None = None
     registration_state: Annotated[str, text(35)] | None = None
 
+    @classmethod
+    def stored(cls, document: dict[str, Any]) -> ShippingAddress:
+        """An order's address as stored: validated when it was accepted, perhaps under
+        older rules ("California" before state codes), so not judged again."""
+        return cls.model_construct(**document)
+
     @field_validator("state")
     @classmethod
     def _state_where_required(cls, value: str, info: ValidationInfo) -> str:
@@ -189,13 +198,13 @@ class OrderItemCreate(_Model):
     )
     item_reference_id: Reference
     # Seed 000's "Selecting a Product" shows each way to name the product.
-    product_name: Annotated[str, text(200, 1)] | None = Field(
+    product_name: Annotated[str, text(MAX_NAME_LENGTH, 1)] | None = Field(
         default=None, examples=["Framed Poster"]
     )
     product_variant: (
         Annotated[
             dict[Annotated[str, text(100, 1)], Annotated[str, text(100)]],
-            Field(max_length=20),
+            Field(max_length=MAX_VARIANT_OPTIONS),
             WithJsonSchema(
                 {
                     "type": "object",
@@ -215,7 +224,7 @@ class OrderItemCreate(_Model):
         ]
         | None
     ) = Field(default=None, examples=[{"FrameColour": "Black", "PaperSize": "A3"}])
-    product_uid: Annotated[str, text(255, 1)] | None = Field(
+    product_uid: Annotated[str, text(MAX_UID_LENGTH, 1)] | None = Field(
         default=None,
         examples=["frame_product_frs_10x10-inch_frc_oak_frm_wood_frp_w13xt22-mm_gt_plexiglass"],
     )

@@ -399,7 +399,7 @@ def update_shipment(
     status = FulfillmentStatus(row.fulfillment_status)
     if not rules.can_update_shipment(status):
         raise ShipmentNotUpdatable(status.value)
-    address = change.shipping_address or ShippingAddress.model_validate(row.shipping_address)
+    address = change.shipping_address or ShippingAddress.stored(row.shipping_address)
     selector = (
         change.shipment_method_uid
         if change.shipment_method_uid is not None
