@@ -279,6 +279,12 @@ LOCAL_FILES = [
     "http://192.168.1.20/a.pdf",
     "http://[::ffff:127.0.0.1]/a.pdf",  # an IPv4 loopback inside IPv6
     "http://0.0.0.0/a.pdf",
+    # IPv4 as browsers, curl and inet_aton also read it (WHATWG: a numeric last label)
+    "http://127.1/a.pdf",
+    "http://2130706433/a.pdf",
+    "http://0x7f.1/a.pdf",
+    "http://0177.0.0.1/a.pdf",
+    "http://10.1/a.pdf",
 ]
 
 
@@ -287,6 +293,11 @@ def test_a_print_file_on_a_local_or_private_host_is_refused(caller: Caller, url:
     """reliability.md 17: whoever fetches print files must not be sent inside a network."""
     response = caller.submit(_body(**{"items[0].files[0].url": url}))
     assert _rejected(response) == {("items[0].files[0].url", "file_url_refused")}
+
+
+def test_a_host_ending_in_a_number_that_is_no_address_is_an_invalid_url(caller: Caller) -> None:
+    response = caller.submit(_body(**{"items[0].files[0].url": "http://1.2.3.4.5/a.pdf"}))
+    assert _rejected(response) == {("items[0].files[0].url", "invalid_url")}
 
 
 def test_a_print_file_on_a_public_address_or_name_is_accepted(caller: Caller) -> None:

@@ -87,7 +87,7 @@ def test_a_non_default_port_and_an_ipv6_address_shape_the_request() -> None:
 def test_a_name_resolving_to_a_non_public_address_is_refused(address: str, kind: str) -> None:
     with pytest.raises(OutboundUrlRefused) as caught:
         _check("https://hooks.example.com/x", [address])
-    assert f"a {kind} address" in caught.value.reason
+    assert f" {kind} address" in caught.value.reason
     assert type(caught.value) is OutboundUrlRefused
 
 

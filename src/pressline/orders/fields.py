@@ -7,9 +7,11 @@ Each check raises ``PydanticCustomError`` with a stable code, so the error body'
 from __future__ import annotations
 
 import re
+import socket
 from decimal import Decimal
 from functools import lru_cache, partial
-from ipaddress import ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from string import hexdigits
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -210,9 +212,8 @@ def _public_file_host(host: str) -> None:
     if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
         reason: str | None = f"'{host}' is this machine"
     else:
-        try:
-            address = ip_address(name)
-        except ValueError:
+        address = _literal_address(name)
+        if address is None:
             return
         if outbound.is_allowed(
             address, _allowed_networks(tuple(get_settings().postback_allowed_networks))
@@ -225,6 +226,28 @@ def _public_file_host(host: str) -> None:
             "Print files must be on a public host: {reason}",
             {"reason": reason},
         )
+
+
+def _literal_address(host: str) -> IPv4Address | IPv6Address | None:
+    """The address a host names by itself, however written. Browsers, curl and C's
+    ``inet_aton`` also read ``127.1``, ``2130706433``, ``0x7f.1`` and ``0177.0.0.1`` as
+    IPv4 (WHATWG: a host whose last label is a number is an address); ``ip_address``
+    takes only the dotted-quad form. None for a name."""
+    try:
+        return ip_address(host)
+    except ValueError:
+        pass
+    last = host.rsplit(".", 1)[-1]
+    if not (last.isdigit() or (last[:2] == "0x" and all(c in hexdigits for c in last[2:]))):
+        return None
+    try:
+        return IPv4Address(socket.inet_aton(host))
+    except OSError:  # ends like an address but is none (1.2.3.4.5): no URL host at all
+        raise PydanticCustomError(
+            "invalid_url",
+            "URL host {host!r} ends in a number but is no IPv4 address",
+            {"host": host},
+        ) from None
 
 
 @lru_cache(maxsize=4)

@@ -112,7 +112,8 @@ def forbidden_reason(address: Address) -> str | None:
     )
     for kind, applies in kinds:
         if applies:
-            return f"{address} is a {kind} address"
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"{address} is {article} {kind} address"
     return None
 
 
