@@ -64,6 +64,10 @@ CONTROLS_MESSAGE = "Must not contain control characters (NUL, tab, line breaks a
 _BLANKS = r"\t\n\x0b\x0c\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
+#: The phone's JSON Schema pattern: what ``check_phone`` lets through, as sent.
+PHONE_PATTERN = f"^[{_BLANKS}]*\\+?[0-9\\-()./ ]*[0-9][0-9\\-()./ ]*[{_BLANKS}]*$"
+
+
 def has_controls(value: str) -> bool:
     return _CONTROL.search(value) is not None
 

@@ -35,6 +35,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from pressline.orders import examples
 from pressline.orders.fields import (
+    PHONE_PATTERN,
     STATE_CODES,
     CountryCode,
     CurrencyCode,
@@ -130,7 +131,8 @@ class ShippingAddress(_Model):
     phone: Annotated[
         str,
         text(25, 1),
-        Field(json_schema_extra={"pattern": r"^[0-9+\-()./ ]*[0-9][0-9+\-()./ ]*$"}),
+        # One "+", first; blanks at the ends are stripped (fields.check_phone).
+        Field(json_schema_extra={"pattern": PHONE_PATTERN}),
     ]
     is_business: StrictBool = False
     federal_tax_id: Annotated[str, text(50)] | None = None
@@ -154,13 +156,13 @@ class ShippingAddress(_Model):
             raise PydanticCustomError(
                 "state_required", "State is required for addresses in the US, Canada and Australia"
             )
-        if value.upper() not in codes:
+        if value not in codes:
             raise PydanticCustomError(
                 "invalid_state",
                 "State must be a {country} state or province code: {codes}",
                 {"country": country, "codes": ", ".join(sorted(codes))},
             )
-        return value.upper()
+        return value
 
     @field_validator("phone")
     @classmethod
