@@ -1,4 +1,4 @@
-"""CLI tables: ids and keys are printed whole, however narrow the output."""
+"""CLI tables: the row's id or key is printed whole, however narrow the output."""
 
 from __future__ import annotations
 
@@ -9,24 +9,35 @@ from rich.console import Console
 
 from pressline import cli_support
 
-KEY = "pk_d079d55a5f71e966152b7ae9"
-REQUEST = "req_acfa3a5f0c7a8e9b2d4c1fa3e6"
+REQUEST = "req_acfa3a5f0c7a8e9b2d4c1fa3"
+ORDER = "9f9ff09f-5891-4d3d-be35-9b302db835a1"
 
 
-@pytest.mark.parametrize("width", [80, 100])  # 80: rich's width for a pipe
-def test_ids_and_keys_are_never_cut_or_wrapped(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+def _printed(monkeypatch: pytest.MonkeyPatch, rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
-    monkeypatch.setattr(cli_support, "console", Console(file=out, width=width))
-    rows = [
-        {
-            "key": KEY,
-            "createdAt": "2026-11-24T18:36:01.500912+00:00",
-            "requestId": REQUEST,
-            "note": "a long free text column that can wrap or shrink as it likes",
-        }
-    ]
-    cli_support.emit(rows, as_json=False, title="Keys")
-    printed = out.getvalue()
-    assert KEY in printed
+    monkeypatch.setattr(cli_support, "console", Console(file=out, width=80))  # a pipe's
+    cli_support.emit(rows, as_json=False, title="Requests")
+    return out.getvalue()
+
+
+def test_the_rows_id_is_whole_and_the_other_columns_still_show(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    row = {
+        "id": REQUEST, "at": "2026-11-24T18:36:01.500912+00:00", "connector": "acme-erp",
+        "customer": "acme", "method": "POST", "path": "/api/acme-erp/order",
+        "status": "200", "latencyMs": "3.1", "orderId": ORDER, "template": "",
+    }  # fmt: skip
+    printed = _printed(monkeypatch, [row])
     assert REQUEST in printed
-    assert "2026-11-24T18:36:01.500912+00:00" not in printed  # the other columns gave way
+    assert ORDER not in printed  # the other id columns give way like the rest
+    header = next(line for line in printed.splitlines() if line.startswith("┃"))
+    assert header.count("┃") == len(row) + 1, printed  # every column, if shortened
+    assert "3.1" in printed
+
+
+def test_a_key_column_of_free_text_wraps_like_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "a lookup key that is a whole sentence long, longer than any identifier"
+    printed = _printed(monkeypatch, [{"key": key, "value": "x"}])
+    assert key not in printed  # wrapped onto several lines
+    assert "sentence" in printed
