@@ -129,7 +129,7 @@ class EdgeMiddleware:
             return
         exchange.body_left = chunked or (length is not None and length != b"0")
         receive = self._limited(receive, exchange)
-        if repeated_key:
+        if repeated_key and scope["path"].startswith(_KEYED_PATHS):
             # Which of two keys is the caller? The rate limit counted the last and the
             # routes authenticated the first, so a junk second key escaped the limit.
             await _drain(receive, exchange)
@@ -238,6 +238,10 @@ class _Exchange:
         elif self.response_body is not None:
             self.response_body.append(message.get("body", b""))
         await self._send(message)
+
+
+#: The APIs that read X-API-KEY (health and documentation do not).
+_KEYED_PATHS = ("/api/", "/production/")
 
 
 def _read_headers(

@@ -109,6 +109,10 @@ class HotRoute(Route):
         return match, child_scope
 
 
+#: UTF-8, and US-ASCII, which is UTF-8 (RFC 8259: JSON is UTF-8).
+_JSON_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
 def is_json(request: Request) -> bool:
     """A JSON media type, in UTF-8: the only encoding of JSON (RFC 8259), so another
     charset would be decoded wrongly without a word."""
@@ -116,7 +120,7 @@ def is_json(request: Request) -> bool:
     media_type = media_type.strip()
     for parameter in parameters:
         name, _, value = parameter.partition("=")
-        if name.strip() == "charset" and value.strip().strip('"') not in {"utf-8", "utf8"}:
+        if name.strip() == "charset" and value.strip().strip('"') not in _JSON_CHARSETS:
             return False
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")

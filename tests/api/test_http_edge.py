@@ -190,8 +190,9 @@ def test_json_in_another_charset_than_utf_8_is_415(caller: Caller, charset: str)
     assert_error(response, 415, "unsupported_media_type")
 
 
-def test_json_with_a_charset_is_accepted(caller: Caller) -> None:
-    response = post_raw(caller, "search", b"{}", "application/json; charset=utf-8")
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "us-ascii"])
+def test_json_with_a_charset_is_accepted(caller: Caller, charset: str) -> None:
+    response = post_raw(caller, "search", b"{}", f"application/json; charset={charset}")
     assert response.status_code == 200, response.text
 
 

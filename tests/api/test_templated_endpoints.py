@@ -275,6 +275,20 @@ def test_a_cancel_request_template_names_the_order_and_the_response_template_ans
     assert answer.json() == {"cancelled": True, "order_number": number, "detail": "OK"}
     assert shopify.get(f"shopify-{number}").json()["fulfillmentStatus"] == "canceled"
 
+    # The order key a template produces is checked as one in the URL (a NUL was a 500
+    # on PostgreSQL), and a JSON body in another charset than UTF-8 is 415 here too.
+    nul = {"cancellation": {"order_number": "12\u00003", "reason": "x"}}
+    refused = shopify.client.post(
+        f"{shopify.base}/from-the-shop/cancel", json=nul, headers=shopify.headers
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["code"] == "invalid_characters"
+    latin = {**shopify.headers, "Content-Type": "application/json; charset=latin-1"}
+    wrong = shopify.client.post(
+        f"{shopify.base}/from-the-shop/cancel", content=json.dumps(body), headers=latin
+    )
+    assert wrong.status_code == 415
+
 
 def test_idempotency_keys_still_replay_through_a_template(shopify: Caller) -> None:
     export = shopify_export()

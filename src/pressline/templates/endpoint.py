@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Request
@@ -21,11 +21,13 @@ from starlette.responses import Response
 from pressline.accounts.repository import Principal
 from pressline.deps import database
 from pressline.errors import UnsupportedMediaType
+from pressline.orders.fields import text
 from pressline.templates.formats import Format, JsonValue, PayloadError, parse
 from pressline.templates.links import NO_LINKS, EndpointLinks, LinkCache
 from pressline.templates.model import RendererUnavailable, TemplateError, TemplateSource
 from pressline.templates.render import render_async, validate_output
 from pressline.templates.store import Endpoint, Role
+from pressline.web import is_json
 
 log = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -40,7 +42,7 @@ class CancelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    order_id: str = Field(alias="orderId", min_length=1, max_length=100)
+    order_id: Annotated[str, text(100, 1)] = Field(alias="orderId")
 
 
 async def links_for(request: Request, caller: Principal) -> EndpointLinks:
@@ -60,11 +62,10 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _accepts(fmt: Format, media_type: str) -> bool:
+def _accepts(fmt: Format, request: Request) -> bool:
     if fmt is Format.JSON:
-        return media_type == "application/json" or (
-            media_type.startswith("application/") and media_type.endswith("+json")
-        )
+        return is_json(request)  # the same rule as untemplated bodies, charset included
+    media_type = _media_type(request)
     return media_type in ("application/xml", "text/xml") or media_type.endswith("+xml")
 
 
@@ -78,7 +79,7 @@ async def transform_request(
 ) -> ModelT:
     """The raw body through ``template``, validated as ``model`` (400 naming the template)."""
     fmt = template.input_format
-    if not _accepts(fmt, _media_type(request)):
+    if not _accepts(fmt, request):
         raise UnsupportedMediaType(
             f"{template.label} reads {fmt.value.upper()}: send the body with "
             f"'Content-Type: {fmt.media_type}'."
