@@ -258,7 +258,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 _document_rate_limit(operation["responses"])
             elif path.startswith("/production/"):
                 operation["security"] = [{name: []} for name in FACILITY_KEY_SCHEME]
-            openapi_errors.add_examples(path, method, operation["responses"])
+            openapi_errors.add_examples(path, operation, method)
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     app.openapi_schema = schema

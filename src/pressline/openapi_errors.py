@@ -1,9 +1,10 @@
 """An example body on every error response the OpenAPI document lists.
 
-Each example is made by the code that answers the request (``http_errors.error_body``
-from the error the service raises), so the document cannot drift from the wire.
+Each example body is made by the code that answers the request (``http_errors.error_body``
+of the error the service raises), so its shape cannot drift from the wire.
 Conflicts differ per operation (a duplicate reference on submit, a shipped order on
-cancel…), the other statuses are alike everywhere.
+cancel…), and a 400 names what the operation takes (its body, order key or query); the
+other statuses are alike everywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from pressline import errors as e
 from pressline.http_errors import error_body, internal_error_body
 from pressline.orders import examples
+from pressline.orders.fields import CONTROLS_MESSAGE
 from pressline.orders.lifecycle import Actor, IllegalTransition
 from pressline.orders.statuses import FulfillmentStatus
 
@@ -36,6 +38,28 @@ _BY_STATUS: dict[str, e.DomainError] = {
     "429": e.RateLimited(100, 1, 1),
 }
 
+#: A 400 about what the operation takes: its body, else its order key or query.
+_BAD_INPUT: dict[str, e.DomainError] = {
+    "{orderId}": e.ValidationFailed(
+        [e.FieldError("invalid_characters", "orderId", CONTROLS_MESSAGE)]
+    ),
+    "/api/{prefix}/search": e.ValidationFailed(
+        [e.FieldError("invalid_datetime", "startDate", "Input should be an ISO 8601 date-time")]
+    ),
+    "/api/{prefix}/shipment-methods": e.ValidationFailed(
+        [e.FieldError("invalid_country", "country", "Country must be an ISO 3166-1 alpha-2 code")]
+    ),
+    "/production/v2/orders": e.ValidationFailed(
+        [e.FieldError("too_large", "limit", "Input should be less than or equal to 100")]
+    ),
+    "patch /api/{prefix}/{orderId}": e.ValidationFailed(
+        [e.FieldError("invalid_value", "orderType", "Input should be 'order'")]
+    ),
+    "/production/v2/order/status": e.ValidationFailed(
+        [e.FieldError("invalid_value", "status", "Input should be 'received', 'printed', …")]
+    ),
+}
+
 _CONFLICTS: dict[tuple[str, str], e.DomainError] = {
     ("/api/{prefix}/order", "post"): e.DuplicateOrderReference(_REFERENCE, _ORDER_ID),
     (f"{_ORDER}/cancel", "post"): e.OrderNotCancellable(FulfillmentStatus.SHIPPED.value),
@@ -48,8 +72,9 @@ _CONFLICTS: dict[tuple[str, str], e.DomainError] = {
 }
 
 
-def add_examples(path: str, method: str, responses: dict[str, Any]) -> None:
+def add_examples(path: str, operation: dict[str, Any], method: str) -> None:
     """Give each of the operation's error-body responses an ``example``."""
+    responses: dict[str, Any] = operation["responses"]
     for status, response in responses.items():
         content = response.get("content", {}).get("application/json")
         if content is None or content.get("schema", {}).get("$ref") != _ERROR_BODY:
@@ -57,6 +82,13 @@ def add_examples(path: str, method: str, responses: dict[str, Any]) -> None:
         if status == "500":
             content["example"] = internal_error_body(REQUEST_ID)
             continue
-        error = _CONFLICTS.get((path, method)) if status == "409" else _BY_STATUS.get(status)
+        if status == "409":
+            error = _CONFLICTS.get((path, method))
+        elif status == "400" and (f"{method} {path}" in _BAD_INPUT or path in _BAD_INPUT):
+            error = _BAD_INPUT.get(f"{method} {path}") or _BAD_INPUT[path]
+        elif status == "400" and "requestBody" not in operation:
+            error = _BAD_INPUT["{orderId}"]
+        else:
+            error = _BY_STATUS.get(status)
         if error is not None:
             content["example"] = error_body(error, REQUEST_ID)[1]

@@ -391,6 +391,14 @@ def test_each_documented_error_shows_an_example_body_with_its_status(
     if "409" in responses:
         conflict = responses["409"]["content"]["application/json"]["example"]
         assert conflict["errors"][0]["code"] == CONFLICT_EXAMPLES[(method, path)]
+    # The 400 names something this operation takes: a body field or a parameter.
+    operation = served["paths"][path][method]
+    takes = {parameter["name"] for parameter in operation.get("parameters", [])}
+    if "requestBody" in operation:
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        takes |= set(served["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"])
+    [bad] = responses["400"]["content"]["application/json"]["example"]["errors"]
+    assert bad["param"].split(".")[0].split("[")[0] in takes, (bad["param"], takes)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(k for k, v in OPERATIONS.items() if v))

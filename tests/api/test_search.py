@@ -245,7 +245,15 @@ def test_invalid_search_is_400_naming_the_parameter(
 
 
 @pytest.mark.parametrize(
-    "date", ["2026-11-01", "2026-11-01T09:30", "2026-11-01T09:30:00.5+01:00", "2026-11-01t09:30z"]
+    "date",
+    [
+        "2026-11-01",
+        "2026-11-01T09:30",
+        "2026-11-01T09:30:00.5+01:00",
+        "2026-11-01t09:30z",
+        "2026-11-01T09:30:00+0100",
+        "2026-11-01T09:30:00.1234567891Z",
+    ],
 )
 def test_every_iso_8601_shape_the_docs_name_is_accepted(caller: Caller, date: str) -> None:
     response = caller.search({"startDate": date, "endDate": date})
