@@ -80,11 +80,12 @@ def serve(
                 api_key = server.ensure_demo(db)
             finally:
                 db.close()
-        _banner(settings.base_url(), tls, api_key if demo else None, demo=demo)
+        _banner(settings.base_url(), tls, api_key)
         server.run(settings, tls)
 
 
-def _banner(base: str, tls: server.Tls | None, api_key: str | None, *, demo: bool) -> None:
+def _banner(base: str, tls: server.Tls | None, api_key: str | None) -> None:
+    """What serve prints; with ``api_key`` (``--demo``) the endpoints and a curl too."""
     console.print(f"[bold green]Pressline[/bold green] serving on {base}")
     cacert = ""
     if tls and tls.self_signed:
@@ -93,11 +94,10 @@ def _banner(base: str, tls: server.Tls | None, api_key: str | None, *, demo: boo
             f"Self-signed certificate for localhost: {tls.cert}\n"
             f"  trust it per request with: curl {cacert}…"
         )
-    if not demo:
+    if api_key is None:
         return
     for name, url in endpoint_urls(server.DEMO_PREFIX).items():
         console.print(f"  {name:<15} {url}", highlight=False)
-    assert api_key is not None  # ensure_demo always has one for the demo
     # A fresh reference each start: pasted again on a later run, the seed's own one
     # would be a duplicate (409).
     reference = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"

@@ -81,13 +81,13 @@ _IDENTIFIER = re.compile(r"^(?:id|key)$|[a-z](?:Id|ID|Key)$")
 _IDENTIFIER_WIDTH = 40  # a UUID is 36
 
 
-def _pasted_column(rows: Sequence[dict[str, Any]]) -> str | None:
-    """The first id or key column, if its values are identifier-sized (a lookup table's
-    keys may be any text: those wrap like the rest)."""
+def _pasted_column(rows: Sequence[dict[str, Any]]) -> tuple[str, int] | None:
+    """The first id or key column and the width it needs, if its values are
+    identifier-sized (a lookup table's keys may be any text: those wrap like the rest)."""
     for column in rows[0]:
         if _IDENTIFIER.search(column):
-            longest = max(len(str(row[column] or "")) for row in rows)
-            return column if longest <= _IDENTIFIER_WIDTH else None
+            width = max(len(column), *(len(str(row[column] or "")) for row in rows))
+            return (column, width) if width <= _IDENTIFIER_WIDTH else None
     return None
 
 
@@ -100,13 +100,12 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
         console.print(f"No {title.lower()}.")
         return
     table = Table(title=title)
-    whole = _pasted_column(rows)
+    whole, width = _pasted_column(rows) or (None, 0)
     for column in rows[0]:
         if column == whole:
             # The row's id or key is pasted into other commands: never cut or wrapped,
             # even at the 80 columns of a pipe; the other columns give way instead.
-            longest = max(len(str(row[column] or "")) for row in rows)
-            table.add_column(column, no_wrap=True, min_width=max(longest, len(column)))
+            table.add_column(column, no_wrap=True, min_width=width)
         else:
             table.add_column(column)
     for row in rows:

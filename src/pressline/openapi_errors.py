@@ -38,24 +38,25 @@ _BY_STATUS: dict[str, e.DomainError] = {
     "429": e.RateLimited(100, 1, 1),
 }
 
-#: A 400 about what the operation takes: its body, else its order key or query.
-_BAD_INPUT: dict[str, e.DomainError] = {
-    "{orderId}": e.ValidationFailed(
-        [e.FieldError("invalid_characters", "orderId", CONTROLS_MESSAGE)]
-    ),
-    "/api/{prefix}/search": e.ValidationFailed(
+#: A 400 about what an operation without a body of order fields takes; the others show
+#: ``_BY_STATUS``'s body error, and the operations taking only an order key this one.
+_BAD_ORDER_KEY = e.ValidationFailed(
+    [e.FieldError("invalid_characters", "orderId", CONTROLS_MESSAGE)]
+)
+_BAD_INPUT: dict[tuple[str, str], e.DomainError] = {
+    ("/api/{prefix}/search", "post"): e.ValidationFailed(
         [e.FieldError("invalid_datetime", "startDate", "Input should be an ISO 8601 date-time")]
     ),
-    "/api/{prefix}/shipment-methods": e.ValidationFailed(
+    ("/api/{prefix}/shipment-methods", "get"): e.ValidationFailed(
         [e.FieldError("invalid_country", "country", "Country must be an ISO 3166-1 alpha-2 code")]
     ),
-    "/production/v2/orders": e.ValidationFailed(
+    ("/production/v2/orders", "get"): e.ValidationFailed(
         [e.FieldError("too_large", "limit", "Input should be less than or equal to 100")]
     ),
-    "patch /api/{prefix}/{orderId}": e.ValidationFailed(
+    (_ORDER, "patch"): e.ValidationFailed(
         [e.FieldError("invalid_value", "orderType", "Input should be 'order'")]
     ),
-    "/production/v2/order/status": e.ValidationFailed(
+    ("/production/v2/order/status", "post"): e.ValidationFailed(
         [e.FieldError("invalid_value", "status", "Input should be 'received', 'printed', …")]
     ),
 }
@@ -84,10 +85,9 @@ def add_examples(path: str, operation: dict[str, Any], method: str) -> None:
             continue
         if status == "409":
             error = _CONFLICTS.get((path, method))
-        elif status == "400" and (f"{method} {path}" in _BAD_INPUT or path in _BAD_INPUT):
-            error = _BAD_INPUT.get(f"{method} {path}") or _BAD_INPUT[path]
-        elif status == "400" and "requestBody" not in operation:
-            error = _BAD_INPUT["{orderId}"]
+        elif status == "400":
+            default = _BY_STATUS[status] if "requestBody" in operation else _BAD_ORDER_KEY
+            error = _BAD_INPUT.get((path, method), default)
         else:
             error = _BY_STATUS.get(status)
         if error is not None:

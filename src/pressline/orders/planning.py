@@ -29,6 +29,8 @@ from pressline.orders.schemas import (
     MAX_NAME_LENGTH,
     MAX_UID_LENGTH,
     MAX_VARIANT_OPTIONS,
+    MAX_VARIANT_TEXT,
+    sent_field,
 )
 
 CANNOT_PRODUCE = "cannot_produce_at_single_location"
@@ -158,11 +160,9 @@ def _covered(param: str, faulted: list[str]) -> bool:
 
 def _sent_product(item: object) -> tuple[str | None, str | None, dict[str, str] | None] | None:
     """How a sent item names its product, when it names it in exactly one well-typed way."""
-    if not isinstance(item, dict):
-        return None
-    uid = _sent(item, "productUid", "product_uid")
-    name = _sent(item, "productName", "product_name")
-    variant = _sent(item, "productVariant", "product_variant")
+    uid = sent_field(item, "productUid", "product_uid")
+    name = sent_field(item, "productName", "product_name")
+    variant = sent_field(item, "productVariant", "product_variant")
     if isinstance(uid, str) and name is None and variant is None:
         return uid.strip(), None, None
     if (
@@ -185,12 +185,11 @@ def _within_limits(uid: str | None, name: str | None, variant: dict[str, str] | 
         len(uid or "") <= MAX_UID_LENGTH
         and len(name or "") <= MAX_NAME_LENGTH
         and len(variant or {}) <= MAX_VARIANT_OPTIONS
-        and all(len(key) <= 100 and len(value) <= 100 for key, value in (variant or {}).items())
+        and all(
+            len(key) <= MAX_VARIANT_TEXT and len(value) <= MAX_VARIANT_TEXT
+            for key, value in (variant or {}).items()
+        )
     )
-
-
-def _sent(item: dict[str, object], alias: str, name: str) -> object:
-    return item.get(alias, item.get(name))
 
 
 def _customer_product(own: Mapping[str, CustomerProductSpec], name: str) -> CustomerProductSpec:

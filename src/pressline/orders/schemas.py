@@ -52,6 +52,7 @@ MAX_ITEMS = 100
 MAX_UID_LENGTH = 255
 MAX_NAME_LENGTH = 200
 MAX_VARIANT_OPTIONS = 20
+MAX_VARIANT_TEXT = 100  # each option's name and value
 MAX_FILES = 20
 MAX_METADATA = 20
 MAX_QUANTITY = 100_000
@@ -205,7 +206,10 @@ class OrderItemCreate(_Model):
     )
     product_variant: (
         Annotated[
-            dict[Annotated[str, text(100, 1)], Annotated[str, text(100)]],
+            dict[
+                Annotated[str, text(MAX_VARIANT_TEXT, 1)],
+                Annotated[str, text(MAX_VARIANT_TEXT)],
+            ],
             Field(max_length=MAX_VARIANT_OPTIONS),
             WithJsonSchema(
                 {
@@ -213,12 +217,12 @@ class OrderItemCreate(_Model):
                     "maxProperties": 20,
                     "propertyNames": {
                         "minLength": 1,
-                        "maxLength": 100,
+                        "maxLength": MAX_VARIANT_TEXT,
                         "pattern": text_pattern(required=True),
                     },
                     "additionalProperties": {
                         "type": "string",
-                        "maxLength": 100,
+                        "maxLength": MAX_VARIANT_TEXT,
                         "pattern": text_pattern(required=False),
                     },
                 }
@@ -329,17 +333,19 @@ class OrderCreate(_Model):
         return items
 
 
+def sent_field(item: object, alias: str, name: str) -> object:
+    """A field of a body part as sent, by its wire name or its Python name (both are
+    accepted); None when the part is not an object or lacks the field."""
+    return item.get(alias, item.get(name)) if isinstance(item, dict) else None
+
+
 def _sent_references(value: Any) -> list[str | None]:
     """Each sent item's ``itemReferenceId`` if it is a string (else it has its own error)."""
     if not isinstance(value, list):
         return []
     references: list[str | None] = []
     for item in value:
-        ref = (
-            item.get("itemReferenceId", item.get("item_reference_id"))
-            if isinstance(item, dict)
-            else None
-        )
+        ref = sent_field(item, "itemReferenceId", "item_reference_id")
         references.append(ref.strip() if isinstance(ref, str) else None)
     return references
 

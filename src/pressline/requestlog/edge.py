@@ -61,6 +61,7 @@ def entry(
     path: str = scope["path"]
     prefix = params.get("prefix") or path.split("/", 3)[2] if path.count("/") >= 2 else ""
     transformed = state.get("transformed_request")
+    order_key = state.get("order_key") or params.get("orderId")
     seconds = time.perf_counter() - started
     return Entry(
         id=request_id,
@@ -68,11 +69,11 @@ def entry(
         prefix=str(prefix),
         customer_reference_id=_customer(scope, state, status, known),
         method=scope["method"],
-        path=path.replace("\x00", NUL_STAND_IN),
+        path=_storable(path),
         status=status,
         latency_us=int(seconds * 1_000_000),
         order_id=state.get("order_id"),
-        order_key=_storable(state.get("order_key") or params.get("orderId")),
+        order_key=_storable(order_key) if order_key else None,
         template=state.get("template"),
         request_body=b"".join(request_body),
         transformed_request=transformed if isinstance(transformed, bytes) else None,
@@ -85,5 +86,5 @@ def entry(
 NUL_STAND_IN = "\ufffd"
 
 
-def _storable(text: str | None) -> str | None:
-    return text.replace("\x00", NUL_STAND_IN) if text else text
+def _storable(text: str) -> str:
+    return text.replace("\x00", NUL_STAND_IN)
