@@ -80,7 +80,12 @@ def stdlib_formatter(log_format: str = "auto") -> logging.Formatter:
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *_renderers(log_format, text=True),
         ],
-        foreign_pre_chain=[*_SHARED, structlog.stdlib.add_logger_name],
+        # ExtraAdder: the fields a record was given with ``extra=`` (the timer, the order…)
+        foreign_pre_chain=[
+            *_SHARED,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+        ],
     )
 
 

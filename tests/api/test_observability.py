@@ -122,7 +122,7 @@ def _run_logged_requests(log_format: str) -> str:
     """stdout of a process that configures logging like a server and makes two requests."""
     script = textwrap.dedent(
         """
-        import logging, sys, tempfile
+        import logging, sys, tempfile, uuid
         from starlette.testclient import TestClient
         from pressline.app import create_app
         from pressline.config import Settings
@@ -140,6 +140,8 @@ def _run_logged_requests(log_format: str) -> str:
             client.get("/healthz")
             client.get("/api/shop/x", headers={"X-API-KEY": "pk_0:sk_1"})
         logging.getLogger("pressline.db").warning("written by the %s library", "stdlib")
+        order = uuid.UUID(int=7)
+        logging.getLogger("pressline.orders.timers").error("timer failed", extra={"order": order})
         """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESSLINE_")}
@@ -173,12 +175,16 @@ def test_json_logs_are_one_object_per_line_for_access_and_library_records() -> N
             "pid": access[0]["pid"],
         }
     ]
+    timer = next(line for line in lines if line.get("event") == "timer failed")
+    assert timer["order"] == "00000000-0000-0000-0000-000000000007"  # given with extra=
 
 
 def test_console_logs_are_readable_key_value_lines() -> None:
     output = _run_logged_requests("console")
     request = next(line for line in output.splitlines() if "route=/healthz" in line)
     assert "request" in request and "status=200" in request
+    timer = next(line for line in output.splitlines() if "timer failed" in line)
+    assert "order=" in timer and "00000000-0000-0000-0000-000000000007" in timer
     with pytest.raises(json.JSONDecodeError):
         json.loads(request)
 
