@@ -37,6 +37,7 @@ from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
 from pressline.observability import configure_logging
 from pressline.orders import examples, timers
+from pressline.orders.statuses import FinancialStatus
 
 Call = Callable[[int], Awaitable[tuple[int, bytes]]]
 
@@ -154,7 +155,9 @@ def _intake(db: Database, orders: int) -> None:
     """The worker's intake pass over the orders just submitted (``created → passed``,
     hand-off), as the worker inside ``pressline serve`` runs it: through the writer."""
     started, ran = time.perf_counter(), 0
-    while passed := timers.run_due(db, now=utcnow(), limit=500):
+    while passed := timers.run_due(
+        db, now=utcnow(), billing=FinancialStatus.TO_BE_INVOICED, limit=500
+    ):
         ran += passed
     elapsed = time.perf_counter() - started
     if ran < orders:

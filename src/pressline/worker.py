@@ -39,6 +39,7 @@ from sqlalchemy import select
 from pressline.config import Settings
 from pressline.db import AnyRow, Database, utcnow
 from pressline.orders import timers
+from pressline.orders.statuses import FinancialStatus
 from pressline.postbacks import deliveries, triggers
 from pressline.postbacks.outbox import POSTBACK, DeliveryStatus, message_id
 from pressline.postbacks.schedule import DEFAULT_SCHEDULE, Outcome, RandomSource, RetrySchedule
@@ -106,7 +107,8 @@ class DeliveryWorker:
         """The orders' due timers; the number run."""
         if not self._run_timers:
             return 0
-        return timers.run_due(self._db, now=now or utcnow(), limit=100)
+        billing = FinancialStatus(self._settings.billing_state)
+        return timers.run_due(self._db, now=now or utcnow(), billing=billing, limit=100)
 
     def step(self, now: datetime | None = None) -> int:
         """Claim and attempt the deliveries due at ``now``; the number attempted."""

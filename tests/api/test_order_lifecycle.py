@@ -19,7 +19,7 @@ from pressline.cli import app as cli_app
 from pressline.config import get_settings
 from pressline.db import Database, utcnow
 from pressline.orders import service
-from pressline.orders.statuses import FulfillmentStatus
+from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from pressline.orders.tables import orders
 from tests.conftest import GB_ADDRESS, Caller, order_body, without_requests
 
@@ -45,6 +45,7 @@ def operator_sets_status(database: Database, caller: Caller, order_key: str, sta
             order_key=order_key,
             status=FulfillmentStatus(status),
             now=utcnow(),
+            billing_state=FinancialStatus.TO_BE_INVOICED,
         )
 
 

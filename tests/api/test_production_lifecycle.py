@@ -21,6 +21,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from pressline.accounts import repository as accounts_repository
+from pressline.app import create_app
+from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.orders import journal, operator, repository, timers
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
@@ -29,6 +31,9 @@ from pressline.production import service as production
 from pressline.production import views as production_views
 from pressline.production.tables import facility_subscriptions
 from tests.conftest import GB_ADDRESS, Caller, new_caller, order_body
+
+#: The billing state the timers give shipped orders here (the default setting's).
+BILLING = FinancialStatus.TO_BE_INVOICED
 
 PRODUCT = "flat_product_pf_a4_pt_200-gsm-uncoated_cl_4-0_ct_none_prt_none_sft_none_set_none_hor"
 ITEM = {
@@ -69,7 +74,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> Outbox:
 
 def drain(database: Database, now: datetime | None = None) -> None:
     """Run every timer due at ``now`` (other tests' orders share the database)."""
-    while timers.run_due(database, now=now or utcnow(), limit=500):
+    while timers.run_due(database, now=now or utcnow(), billing=BILLING, limit=500):
         pass
 
 
@@ -311,7 +316,7 @@ def test_two_workers_pass_each_order_once(
 
     def work() -> None:
         start.wait()
-        while timers.run_due(database, now=utcnow()):
+        while timers.run_due(database, now=utcnow(), billing=BILLING):
             pass
 
     workers = [threading.Thread(target=work) for _ in range(2)]
@@ -827,6 +832,23 @@ def test_a_sandbox_cancel_in_production_is_confirmed_at_once(
     order = sandbox_caller.get(order_id).json()
     assert order["fulfillmentStatus"] == "canceled"
     assert order["history"][-1]["actor"] == "system"
+    assert order["financialStatus"] == "to_be_invoiced"  # billed: production had started
+
+
+def test_a_cancel_is_billed_as_the_apps_settings_say(
+    settings: Settings, database: Database
+) -> None:
+    paid = create_app(settings.model_copy(update={"billing_state": "paid"}), database=database)
+    with TestClient(paid, base_url="https://testserver") as client:
+        caller = new_caller(client, database)
+        with database.transaction() as conn:
+            accounts_repository.set_connector_sandbox(conn, caller.prefix, True)
+        order_id = submit(caller)
+        start = utcnow()
+        drain(database, start)
+        drain(database, start + timedelta(seconds=61))
+        assert caller.cancel(order_id).status_code == 200
+        assert caller.get(order_id).json()["financialStatus"] == "paid"
 
 
 def test_delayed_is_raised_once_for_an_order_past_its_dispatch_day(
@@ -891,5 +913,5 @@ def test_a_crash_before_timers_commit_loses_none_of_them(
         assert timers._run_one(conn, now=utcnow(), billing=billing) is None  # none left
         batch.rollback()
     assert [statuses(caller.get(o).json())[0] for o in (first, second)] == ["created"] * 2
-    assert timers.run_due(database, now=utcnow()) == 2
+    assert timers.run_due(database, now=utcnow(), billing=BILLING) == 2
     assert [statuses(caller.get(o).json())[0] for o in (first, second)] == ["passed"] * 2

@@ -21,7 +21,7 @@ from pressline.catalog.service import starter_reference
 from pressline.db import Database
 from pressline.orders import examples, service
 from pressline.orders.schemas import OrderCreate
-from pressline.orders.statuses import FulfillmentStatus
+from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from tests.conftest import GB_ADDRESS, Caller, new_caller, order_body
 
 BASE = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
@@ -93,7 +93,11 @@ def shop(client: TestClient, database: Database) -> Shop:
         with database.transaction() as conn:
             if status == "canceled":
                 service.cancel_order(
-                    conn, principal=shop.principal, order_key=shop.ids[name], now=at
+                    conn,
+                    principal=shop.principal,
+                    order_key=shop.ids[name],
+                    now=at,
+                    billing_state=FinancialStatus.TO_BE_INVOICED,
                 )
             elif status not in {"created", "draft"}:
                 # The operator follows the lifecycle: along the happy path to ``status``.
@@ -104,6 +108,7 @@ def shop(client: TestClient, database: Database) -> Shop:
                         order_key=shop.ids[name],
                         status=FulfillmentStatus(step),
                         now=at,
+                        billing_state=FinancialStatus.TO_BE_INVOICED,
                     )
     return shop
 

@@ -14,10 +14,11 @@ from pressline.accounts import repository as accounts
 from pressline.accounts.repository import Principal
 from pressline.catalog import service as catalog
 from pressline.cli_support import JsonOption, emit, emit_one, reports_errors, transaction
+from pressline.config import get_settings
 from pressline.db import utcnow
 from pressline.errors import CustomerNotFound, OrderNotFound
 from pressline.orders import journal, operator, repository, service
-from pressline.orders.statuses import FulfillmentStatus
+from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 
 orders = typer.Typer(
     help="Inspect and move orders: what needs attention, approve, hold, release, set status.",
@@ -52,7 +53,7 @@ def _move(customer: str, order: str, target: FulfillmentStatus | Literal["approv
             target = operator.release_target(conn, row)
         previous = service.set_status(
             conn, principal=principal, order_key=str(row.id), status=target, now=utcnow(),
-            reason=reason,
+            billing_state=FinancialStatus(get_settings().billing_state), reason=reason,
         )  # fmt: skip
     return {"order": order, "from": previous, "to": target.value}
 

@@ -41,7 +41,7 @@ def convert_draft(
     order_key: str,
     now: datetime,
     reference: Reference,
-    billing_state: FinancialStatus | None = None,
+    billing_state: FinancialStatus,
 ) -> dict[str, Any]:
     """Make a draft an order: priced and charged now, ``created``/``pending``, then intake.
     The order in Get Order's shape."""
@@ -63,9 +63,7 @@ def convert_draft(
         ordered_at=now,
         charged=True,
     )
-    change = moves.OrderChange(
-        conn, row, items, Actor.CUSTOMER, now, service.billing(billing_state)
-    )
+    change = moves.OrderChange(conn, row, items, Actor.CUSTOMER, now, billing_state)
     change.order_values.update(
         order_type=OrderType.ORDER.value,
         ordered_at=now,

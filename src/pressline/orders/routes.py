@@ -310,7 +310,10 @@ async def cancel_order(
         )
         order_key = named.order_id
         templated.note_order_key(request, order_key)
-    cancel = partial(service.cancel_order, principal=caller, order_key=order_key, now=utcnow())
+    cancel = partial(
+        service.cancel_order, principal=caller, order_key=order_key, now=utcnow(),
+        billing_state=_billing(request),
+    )  # fmt: skip
     response = await idempotency.write(request, caller, key, cancel, answer=_CANCELED)
     return await templated.transform_response(
         request, links, Endpoint.CANCEL, response, request_template=linked

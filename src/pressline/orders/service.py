@@ -22,7 +22,6 @@ from pressline.accounts.keys import Credentials
 from pressline.accounts.repository import Principal, connector_is_sandbox
 from pressline.catalog.products import Catalog
 from pressline.catalog.reference import Reference
-from pressline.config import get_settings
 from pressline.errors import (
     DuplicateOrderReference,
     FacilityChangeAfterHandOff,
@@ -321,25 +320,20 @@ def _locked(conn: Connection, principal: Principal, order_key: str) -> repositor
     return row
 
 
-def billing(state: FinancialStatus | None) -> FinancialStatus:
-    """The financial status shipped orders get: ``state`` or PRESSLINE_BILLING_STATE."""
-    return state if state is not None else FinancialStatus(get_settings().billing_state)
-
-
 def cancel_order(
     conn: Connection,
     *,
     principal: Principal,
     order_key: str,
     now: datetime,
-    billing_state: FinancialStatus | None = None,
+    billing_state: FinancialStatus,
 ) -> None:
     """The customer's cancel: at once until the facility has the order in production
     (the facility is told if it had it); from then on a request to the facility, and the
     order is canceled when it confirms; refused once shipped. A repeat changes nothing."""
     row = _locked(conn, principal, order_key)
     items = repository.items_of(conn, row.id)
-    change = moves.OrderChange(conn, row, items, Actor.CUSTOMER, now, billing(billing_state))
+    change = moves.OrderChange(conn, row, items, Actor.CUSTOMER, now, billing_state)
     path = customer_cancel_path(change.statuses.values())
     if path is CancelPath.ALREADY_CANCELED:
         return
@@ -546,15 +540,13 @@ def set_status(
     order_key: str,
     status: FulfillmentStatus,
     now: datetime,
+    billing_state: FinancialStatus,
     reason: str | None = None,
-    billing_state: FinancialStatus | None = None,
 ) -> str:
     """The operator moves an order (every item that is not canceled) through the
     lifecycle, like anyone else: 409 for a move the table does not allow. The old status."""
     row = _locked(conn, principal, order_key)
-    return operator.move(
-        conn, row, status, now=now, reason=reason, billing_state=billing(billing_state)
-    )
+    return operator.move(conn, row, status, now=now, reason=reason, billing_state=billing_state)
 
 
 def shipment_methods(reference: Reference, *, country: str | None) -> dict[str, Any]:

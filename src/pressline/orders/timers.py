@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from pressline.config import get_settings
 from pressline.db import AnyRow, Database
 from pressline.orders import journal, moves, repository
 from pressline.orders.lifecycle import AWAITING_DISPATCH, Actor, EventKind, is_delayed
@@ -54,12 +53,12 @@ JOBS_AT_ONCE = 16
 INTAKE_BATCH = 50
 
 
-def run_due(db: Database, *, now: datetime, limit: int = 100) -> int:
-    """Run the timers due at ``now``; how many ran (failed ones are postponed)."""
+def run_due(db: Database, *, now: datetime, billing: FinancialStatus, limit: int = 100) -> int:
+    """Run the timers due at ``now``; how many ran (failed ones are postponed).
+    ``billing`` is the financial status shipped orders get (PRESSLINE_BILLING_STATE)."""
     with db.read_engine.connect() as conn:
         if not journal.any_due(conn, now):
             return 0  # an idle worker polls without taking the write lock
-    billing = FinancialStatus(get_settings().billing_state)
     ran = 0
     intake = partial(_intake_batch, now=now, billing=billing)
     while ran < limit:
