@@ -19,8 +19,6 @@ from pressline.orders.lifecycle import (
     Actor,
     CancelLine,
     CancelPath,
-    EventKind,
-    EventLogEntry,
     IllegalTransition,
     InvalidCancelRequest,
     ItemState,
@@ -417,20 +415,3 @@ def test_orders_that_left_or_will_not_ship_are_never_delayed(status: Fulfillment
 def test_delay_checks_need_an_aware_time() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         _delayed(datetime(2026, 3, 12))
-
-
-# --- event log -------------------------------------------------------------------------------
-
-
-def test_an_event_log_entry_records_who_moved_what_from_where_to_where() -> None:
-    move = transition(F.PRINTED, F.SHIPPED, Actor.FACILITY)
-    at = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-    entry = EventLogEntry.for_transition(move, at=at, message="Shipped, DHL", item_id="a")
-    assert (entry.actor, entry.kind, entry.at) == (Actor.FACILITY, EventKind.STATUS_CHANGED, at)
-    assert (entry.from_status, entry.to_status, entry.item_id) == (F.PRINTED, F.SHIPPED, "a")
-    assert entry.message == "Shipped, DHL"
-
-
-def test_an_event_log_entry_needs_an_aware_time() -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
-        EventLogEntry(Actor.SYSTEM, EventKind.DELAYED, datetime(2026, 3, 10), "late")

@@ -57,13 +57,6 @@ def test_initial_statuses_depend_on_the_order_type(order_type: OrderType) -> Non
 
 
 @pytest.mark.parametrize("status", list(FulfillmentStatus), ids=str)
-def test_cancel_is_allowed_exactly_until_shipped(status: FulfillmentStatus) -> None:
-    _classified(status)
-    # A canceled order may be "canceled" again: the endpoint answers 200 (seed 000).
-    assert rules.can_cancel(status) is (status in BEFORE_SHIPPING)
-
-
-@pytest.mark.parametrize("status", list(FulfillmentStatus), ids=str)
 def test_shipment_can_be_updated_until_shipped_unless_canceled(
     status: FulfillmentStatus,
 ) -> None:
@@ -73,6 +66,5 @@ def test_shipment_can_be_updated_until_shipped_unless_canceled(
 
 
 @pytest.mark.parametrize("status", sorted(SHIPPED_OR_LATER), ids=str)
-def test_nothing_changes_after_shipping(status: FulfillmentStatus) -> None:
-    assert not rules.can_cancel(status)
+def test_the_shipment_never_changes_after_shipping(status: FulfillmentStatus) -> None:
     assert not rules.can_update_shipment(status)

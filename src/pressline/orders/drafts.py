@@ -68,7 +68,7 @@ def convert_draft(
         order_type=OrderType.ORDER.value,
         ordered_at=now,
         expected_dispatch_date=service.dispatch_day(reference, plan, now),
-        **service.plan_columns(plan, principal, row.id, now),
+        **service.plan_columns(plan, now),
     )
     if plan.refusal is None:
         change.move_order(F.CREATED, "Draft converted to an order")

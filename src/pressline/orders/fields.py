@@ -259,7 +259,6 @@ def _allowed_networks(values: tuple[str, ...]) -> tuple[outbound.Network, ...]:
     return outbound.parse_networks(values)
 
 
-Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 CountryCode = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{2}$"),

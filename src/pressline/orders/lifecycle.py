@@ -1,7 +1,7 @@
 """The order lifecycle, defined once: who may move an order or item to which status.
 
 Pure: no I/O, no clock. The service reads the stored statuses, asks this module what
-may happen, stores the answer and an :class:`EventLogEntry`. docs/adr/0010 holds the
+may happen, stores the answer and an entry of the event log (``moves``). docs/adr/0010 holds the
 same table in prose and a test keeps the two identical.
 
 - :data:`TRANSITIONS` is the one table of allowed moves, per actor. Items and orders
@@ -398,29 +398,3 @@ class EventKind(StrEnum):
     PACKAGE_UPDATED = "package_updated"
     DELAYED = "delayed"
     NOTE = "note"  # an operator's remark, e.g. the reason of a hold
-
-
-@dataclass(frozen=True, slots=True)
-class EventLogEntry:
-    """One line of an order's (``item_id`` None) or item's history. Get Order shows it
-    in ``eventLog``; the wire names are the view's business, not this module's."""
-
-    actor: Actor
-    kind: EventKind
-    at: datetime
-    message: str
-    from_status: FulfillmentStatus | None = None
-    to_status: FulfillmentStatus | None = None
-    item_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.at.utcoffset() is None:
-            raise ValueError("event time must be timezone-aware")
-
-    @classmethod
-    def for_transition(
-        cls, move: Transition, *, at: datetime, message: str, item_id: str | None = None
-    ) -> EventLogEntry:
-        """The entry recording ``move``."""
-        kind = EventKind.STATUS_CHANGED
-        return cls(move.actor, kind, at, message, move.from_status, move.to_status, item_id)

@@ -98,18 +98,11 @@ class OrderChange:
         data: Mapping[str, Any] | None = None,
     ) -> None:
         self.events.append(
-            {
-                "order_id": self.order.id,
-                "item_id": item_id,
-                "actor": self.actor.value,
-                "kind": kind.value,
-                "from_status": None if from_status is None else from_status.value,
-                "to_status": None if to_status is None else to_status.value,
-                "message": message,
-                "at": self.now,
-                "data": None if data is None else dict(data),
-            }
-        )
+            event_row(
+                self.order.id, self.actor, kind, message, self.now, item_id=item_id,
+                from_status=from_status, to_status=to_status, data=data,
+            )
+        )  # fmt: skip
 
     def move_item(self, item: AnyRow, target: FulfillmentStatus, message: str) -> None:
         """One item to ``target``; 409 if the actor may not."""
@@ -267,6 +260,32 @@ def _update_orders(conn: Connection, changes: Sequence[OrderChange]) -> dict[uui
         conn, [{"target_id": change.order.id, **change.order_values} for change in changed]
     )
     return {}
+
+
+def event_row(
+    order_id: uuid.UUID,
+    actor: Actor,
+    kind: EventKind,
+    message: str,
+    at: datetime,
+    *,
+    item_id: uuid.UUID | None = None,
+    from_status: FulfillmentStatus | None = None,
+    to_status: FulfillmentStatus | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One row of the event log: an order's line (``item_id`` None) or an item's."""
+    return {
+        "order_id": order_id,
+        "item_id": item_id,
+        "actor": actor.value,
+        "kind": kind.value,
+        "from_status": None if from_status is None else from_status.value,
+        "to_status": None if to_status is None else to_status.value,
+        "message": message,
+        "at": at,
+        "data": None if data is None else dict(data),
+    }
 
 
 def intake_timer(order_id: uuid.UUID, now: datetime) -> dict[str, Any]:

@@ -244,14 +244,6 @@ _ITEMS_OF_ORDERS = (
 )
 
 
-def set_item_statuses(conn: Connection, order_id: uuid.UUID, status: str) -> None:
-    conn.execute(
-        update(order_items)
-        .where(order_items.c.order_id == order_id)
-        .values(fulfillment_status=status)
-    )
-
-
 # Multi-valued filters, most selective first, and the column each one filters.
 _LIST_FILTERS = {
     "references": orders.c.order_reference_id,

@@ -1,4 +1,5 @@
-"""Pure order rules: what may happen to an order in a given state. No I/O."""
+"""Pure order rules: how an order starts and when its shipment may change. No I/O.
+Who may cancel and how is the lifecycle's (``lifecycle.customer_cancel_path``)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,6 @@ def initial_statuses(order_type: OrderType) -> tuple[FulfillmentStatus, Financia
     if order_type is OrderType.DRAFT:
         return FulfillmentStatus.DRAFT, FinancialStatus.DRAFT
     return FulfillmentStatus.CREATED, FinancialStatus.PENDING
-
-
-def can_cancel(status: FulfillmentStatus) -> bool:
-    """Cancel is possible until the order is shipped (seed 000, "Cancel Order")."""
-    return status not in SHIPPED_OR_LATER
 
 
 def can_update_shipment(status: FulfillmentStatus) -> bool:

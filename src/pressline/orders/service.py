@@ -7,7 +7,6 @@ Nothing here commits; the writer (or the CLI's transaction) does.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -127,7 +126,7 @@ def prepare_order(
         "updated_at": now,
         "ordered_at": None if is_draft else now,
         **_address_columns(order.shipping_address),
-        **plan_columns(plan, principal, order_id, now),
+        **plan_columns(plan, now),
     }
     line_prices = _line_prices(plan)
     items = [
@@ -171,11 +170,9 @@ def _intake(
     message = "Order created" if status is not FulfillmentStatus.FAILED else (
         f"Order refused at intake: {row['refusal_reason']}"
     )  # fmt: skip
-    event = {
-        "order_id": row["id"], "item_id": None, "actor": Actor.CUSTOMER.value,
-        "kind": EventKind.STATUS_CHANGED.value, "from_status": None,
-        "to_status": status.value, "message": message, "at": now, "data": None,
-    }  # fmt: skip
+    event = moves.event_row(
+        row["id"], Actor.CUSTOMER, EventKind.STATUS_CHANGED, message, now, to_status=status
+    )
     if status is FulfillmentStatus.DRAFT:
         return [event], [], []
     if status is FulfillmentStatus.FAILED:
@@ -195,12 +192,7 @@ def _line_prices(plan: planning.Plan) -> list[Decimal | None]:
 
 
 def plan_columns(
-    plan: planning.Plan,
-    principal: Principal,
-    order_id: uuid.UUID,
-    now: datetime,
-    *,
-    initial: tuple[str, str] | None = None,
+    plan: planning.Plan, now: datetime, *, initial: tuple[str, str] | None = None
 ) -> dict[str, Any]:
     """The order columns a plan decides: facility, shipment, receipt, total, refusal."""
     columns: dict[str, Any] = {
@@ -431,7 +423,7 @@ def update_shipment(
         "updated_at": now,
         "shipment_method_uid": selector,
         **_address_columns(address),
-        **plan_columns(plan, principal, row.id, now, initial=initial),
+        **plan_columns(plan, now, initial=initial),
     }
     for kept in ("refusal_reason_code", "refusal_reason", "comment"):
         del values[kept]  # statuses do not change here, so neither does a refusal
