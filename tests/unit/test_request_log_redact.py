@@ -58,3 +58,16 @@ def test_every_listed_word_marks_a_secret_in_any_case(word: str) -> None:
 @pytest.mark.parametrize("name", ["author", "passenger", "keyword", "cardinal", "city"])
 def test_ordinary_names_are_not_secrets(name: str) -> None:
     assert not is_secret(name)
+
+
+@pytest.mark.parametrize("name", ["pass-word", "PASS_WD", "api_key", "X-Api-Key", "private_key",
+                                  "card-number", "Access_Token", "client-secret"])  # fmt: skip
+def test_a_secret_name_may_have_dashes_or_underscores_anywhere(name: str) -> None:
+    assert is_secret(name)
+    logged = json.loads(redact(json.dumps({name: "s3"}).encode(), limit=100) or "")
+    assert logged == {name: REDACTED}
+
+
+def test_a_secret_name_spelled_in_json_escapes_is_redacted_too() -> None:
+    body = b'{"\\u0074oken": "t0p", "name": "x"}'  # "token"
+    assert json.loads(redact(body, limit=100) or "") == {"token": REDACTED, "name": "x"}
