@@ -102,13 +102,7 @@ async def submit(
 def _submitted(prepared: orders.PreparedOrder) -> Outcome:
     """The answer a submit will almost always get, known before it runs (a guess: the
     answer actually sent is what is stored, see ``service.run``)."""
-    row = prepared.order
-    body = {
-        "id": str(row["id"]),
-        "orderReferenceId": row["order_reference_id"],
-        "createdAt": row["created_at"].isoformat(timespec="seconds"),
-    }
-    return Outcome(200, orjson.dumps(body))
+    return Outcome(200, orjson.dumps(orders.created(prepared.order)))
 
 
 async def _keyed_write(

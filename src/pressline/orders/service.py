@@ -247,12 +247,13 @@ def submit_orders(
                 customer_id=row["customer_id"],
             )  # fmt: skip
     return [
-        _created(order.order) if order.order["id"] in inserted else _taken(conn, order)
+        created(order.order) if order.order["id"] in inserted else _taken(conn, order)
         for order in prepared
     ]
 
 
-def _created(row: dict[str, Any]) -> dict[str, Any]:
+def created(row: dict[str, Any]) -> dict[str, Any]:
+    """Submit's answer for the order ``row`` as stored."""
     return {
         "id": str(row["id"]),
         "orderReferenceId": row["order_reference_id"],
