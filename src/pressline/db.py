@@ -531,10 +531,15 @@ class Database:
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._readers is None:
-            return self._read_sync(fn)
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_sync, fn)
+            return self.read_blocking(fn)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, self.read_blocking, fn
+        )
 
-    def _read_sync(self, fn: Callable[[Connection], T]) -> T:
+    def read_blocking(self, fn: Callable[[Connection], T]) -> T:
+        """``read`` for a thread that is not the event loop (the worker, the reference
+        store's poller): ``fn`` on a read connection, once more on a fresh one if the
+        server had dropped the first."""
         # No pre-ping (a round trip per read): a connection the server dropped is found
         # by the read itself, the pool discards it, and the read runs once more.
         try:

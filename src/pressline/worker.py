@@ -32,9 +32,8 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
-
-from sqlalchemy import select
 
 from pressline.config import Settings
 from pressline.db import AnyRow, Database, utcnow
@@ -45,7 +44,6 @@ from pressline.postbacks.outbox import POSTBACK, DeliveryStatus, message_id
 from pressline.postbacks.schedule import DEFAULT_SCHEDULE, Outcome, RandomSource, RetrySchedule
 from pressline.postbacks.sending import AttemptResult, Sender
 from pressline.postbacks.signing import active_secrets, sign
-from pressline.postbacks.tables import postback_triggers
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +111,8 @@ class DeliveryWorker:
     def step(self, now: datetime | None = None) -> int:
         """Claim and attempt the deliveries due at ``now``; the number attempted."""
         now = now or utcnow()
-        with self._db.read_engine.connect() as conn:
-            if not deliveries.any_due(conn, now=now):
-                return 0  # an idle worker polls without taking the write lock
+        if not self._db.read_blocking(partial(deliveries.any_due, now=now)):
+            return 0  # an idle worker polls without taking the write lock
         lease = uuid.uuid4()
         until = now + timedelta(seconds=self._settings.worker_lease_seconds)
         with self._db.transaction() as conn:
@@ -145,11 +142,7 @@ class DeliveryWorker:
 
     def _trigger(self, trigger_id: uuid.UUID) -> AnyRow | None:
         # A plain read: on SQLite a write transaction would take the write lock.
-        with self._db.read_engine.connect() as conn:
-            found: AnyRow | None = conn.execute(
-                select(postback_triggers).where(postback_triggers.c.id == trigger_id)
-            ).first()
-        return found
+        return self._db.read_blocking(partial(triggers.find_trigger, trigger_id=trigger_id))
 
     def _deliver(self, row: AnyRow, lease: uuid.UUID, now: datetime) -> None:
         if row.purpose != POSTBACK and row.order_id is not None and self._waits(row, lease, now):
@@ -172,8 +165,7 @@ class DeliveryWorker:
     def _waits(self, row: AnyRow, lease: uuid.UUID, now: datetime) -> bool:
         """Whether an order's hand-off queued earlier (a facility's order before its
         cancel) is still pending; this one is then put back until after it."""
-        with self._db.read_engine.connect() as conn:
-            blocker = deliveries.earlier_pending(conn, row)
+        blocker = self._db.read_blocking(partial(deliveries.earlier_pending, row=row))
         if blocker is None:
             return False
         with self._db.transaction() as conn:
@@ -216,8 +208,7 @@ class DeliveryWorker:
         from pressline.postbacks import templating
 
         try:
-            with self._db.read_engine.connect() as conn:
-                loaded = templating.load(conn, row)
+            loaded = self._db.read_blocking(partial(templating.load, row=row))
             body, content_type = templating.render(loaded, row)
         except templating.TemplateUnavailable as exc:
             self._give_up(row, lease, now, f"template: {exc}")

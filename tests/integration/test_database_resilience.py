@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
+from pressline.config import Settings
 from pressline.db import Database
 from pressline.migrate import upgrade
 from pressline.orders.repository import search_orders
+from pressline.worker import DeliveryWorker
 from tests.support.pg_fixtures import postgres_url
 from tests.support.pgcluster import PostgresCluster
 
@@ -71,6 +73,16 @@ def test_a_read_after_the_server_dropped_its_connection_succeeds(pg_database: Da
 
     before, after = asyncio.run(scenario())
     assert before != after  # a fresh connection answered
+
+
+@pytest.mark.postgres
+def test_the_workers_polls_after_the_server_dropped_their_connections_succeed(
+    pg_database: Database,
+) -> None:
+    worker = DeliveryWorker(pg_database, Settings(database_url=pg_database.url))
+    assert (worker.run_timers(), worker.step()) == (0, 0)  # the read pool holds connections
+    assert _drop_every_other_session(pg_database.url) >= 1
+    assert (worker.run_timers(), worker.step()) == (0, 0)  # not an error: read again
 
 
 @pytest.mark.postgres

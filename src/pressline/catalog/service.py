@@ -203,14 +203,9 @@ def delete_customer_product(
 
 def open_store(database: Database, *, interval: float = 2.0) -> ReferenceStore:
     """The process's reference data, loaded now; ``start()`` it to follow changes."""
-
-    def read(operation: Callable[[Connection], Any]) -> Any:
-        with database.read_engine.connect() as conn:
-            return operation(conn)
-
     return ReferenceStore(
-        lambda previous: read(partial(load, previous=previous)),
-        lambda: read(versions),
+        lambda previous: database.read_blocking(partial(load, previous=previous)),
+        lambda: database.read_blocking(versions),
         interval=interval,
     )
 

@@ -56,9 +56,8 @@ INTAKE_BATCH = 50
 def run_due(db: Database, *, now: datetime, billing: FinancialStatus, limit: int = 100) -> int:
     """Run the timers due at ``now``; how many ran (failed ones are postponed).
     ``billing`` is the financial status shipped orders get (PRESSLINE_BILLING_STATE)."""
-    with db.read_engine.connect() as conn:
-        if not journal.any_due(conn, now):
-            return 0  # an idle worker polls without taking the write lock
+    if not db.read_blocking(partial(journal.any_due, now=now)):
+        return 0  # an idle worker polls without taking the write lock
     ran = 0
     intake = partial(_intake_batch, now=now, billing=billing)
     while ran < limit:

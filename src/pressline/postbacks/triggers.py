@@ -193,8 +193,13 @@ def list_triggers(conn: Connection, *, customer_id: uuid.UUID | None = None) -> 
     return list(conn.execute(query))
 
 
+def find_trigger(conn: Connection, trigger_id: uuid.UUID) -> AnyRow | None:
+    found: AnyRow | None = conn.execute(_LIST.where(postback_triggers.c.id == trigger_id)).first()
+    return found
+
+
 def get_trigger(conn: Connection, trigger_id: uuid.UUID) -> AnyRow:
-    row = conn.execute(_LIST.where(postback_triggers.c.id == trigger_id)).first()
+    row = find_trigger(conn, trigger_id)
     if row is None:
         raise TriggerNotFound(str(trigger_id))
     return row

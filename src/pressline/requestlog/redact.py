@@ -84,6 +84,7 @@ def _may_hold_secrets(body: bytes) -> bool:
     folded = _fold(body)
     return b"\\u" in body or any(word in folded for word in _WORDS_AS_BYTES)
 
+
 def redact(body: bytes | None, *, limit: int, scrub: bool = True) -> str | None:
     """``body`` as text with secret fields replaced, cut to ``limit`` characters.
 
