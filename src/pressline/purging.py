@@ -3,7 +3,7 @@
 Idempotency keys and request-log entries age out the same way. Each pass deletes in
 chunks through the batching writer, so it never holds the write lock (SQLite) or a
 long transaction (PostgreSQL) for more than a chunk; the CLI's ``purge`` commands do
-the same from cron.
+the same from cron (:func:`purge_in_chunks`), finished postback deliveries too.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from functools import partial
+
+from sqlalchemy import Connection
 
 from pressline.db import Database, utcnow
 
@@ -26,6 +29,18 @@ CHUNK = 1000
 #: ``purge(conn, before=…, limit=…)``: delete up to ``limit`` rows older than ``before``
 #: and say how many.
 Purge = Callable[..., int]
+
+
+def purge_in_chunks(transaction: Callable[[], AbstractContextManager[Connection]], purge: Purge,
+                    *, before: datetime) -> int:  # fmt: skip
+    """Delete every row older than ``before``, a chunk per ``transaction()``; how many."""
+    total = 0
+    while True:
+        with transaction() as conn:
+            deleted = purge(conn, before=before, limit=CHUNK)
+        total += deleted
+        if deleted < CHUNK:
+            return total
 
 
 async def purge_expired(db: Database, purge: Purge, *, retention: timedelta) -> int:

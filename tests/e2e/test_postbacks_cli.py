@@ -160,6 +160,9 @@ def test_deliveries_list_show_and_redeliver(database_url: str, receiver: Receive
         assert first.headers["webhook-id"] == second.headers["webhook-id"] == listed["id"]
         assert first.body == second.body
         Webhook(created["secret"]).verify(second.body, second.headers)
+        purged = ok_json("deliveries", "purge", "--older-than-days", "1")
+        assert purged == {"deleted": 0, "olderThanDays": 1}  # delivered just now: kept
+        assert ok_json("deliveries", "show", listed["id"])["status"] == "delivered"
     finally:
         database.close()
     assert "not a delivery id" in run("deliveries", "show", "nope").output
@@ -169,7 +172,7 @@ def test_deliveries_list_show_and_redeliver(database_url: str, receiver: Receive
 def test_every_command_has_help(database_url: str) -> None:
     for group, commands in {
         "triggers": ("create", "list", "show", "rotate-secret", "enable", "disable", "delete"),
-        "deliveries": ("list", "show", "redeliver"),
+        "deliveries": ("list", "show", "redeliver", "purge"),
     }.items():
         for command in commands:
             result = run(group, command, "--help")

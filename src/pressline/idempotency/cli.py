@@ -10,14 +10,12 @@ from pressline.cli_support import console, transaction
 from pressline.config import get_settings
 from pressline.db import utcnow
 from pressline.idempotency import service
+from pressline.purging import purge_in_chunks
 
 idempotency = typer.Typer(
     help="Idempotency keys: what lets clients retry writes without duplicates.",
     no_args_is_help=True,
 )
-
-#: Keys deleted per transaction, so a large backlog never holds one long transaction.
-CHUNK = 5000
 
 
 @idempotency.command()
@@ -30,12 +28,6 @@ def purge() -> None:
     """
     retention = timedelta(hours=get_settings().idempotency_retention_hours)
     before = utcnow() - retention
-    total = 0
-    while True:
-        with transaction() as conn:
-            deleted = service.purge(conn, before=before, limit=CHUNK)
-        total += deleted
-        if deleted < CHUNK:
-            break
+    total = purge_in_chunks(transaction, service.purge, before=before)
     keys = "key" if total == 1 else "keys"
     console.print(f"Deleted {total} idempotency {keys} created before {before:%Y-%m-%d %H:%M} UTC.")

@@ -24,6 +24,7 @@ from pressline.postbacks import views
 from pressline.postbacks.events import EventType
 from pressline.postbacks.outbox import DeliveryStatus, parse_message_id
 from pressline.postbacks.sending import Sender
+from pressline.purging import purge_in_chunks
 
 triggers = typer.Typer(
     help="Create, list, rotate, enable, disable and delete customers' postback triggers.",
@@ -299,6 +300,6 @@ def purge(
 ) -> None:
     """Delete delivered, failed and disabled deliveries (with their attempts) last changed
     more than N days ago; pending ones are kept."""
-    with transaction() as conn:
-        deleted = log.purge(conn, before=utcnow() - timedelta(days=older_than_days))
+    before = utcnow() - timedelta(days=older_than_days)
+    deleted = purge_in_chunks(transaction, log.purge, before=before)
     emit_one({"deleted": deleted, "olderThanDays": older_than_days}, as_json=as_json)

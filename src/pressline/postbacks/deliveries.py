@@ -269,13 +269,12 @@ def redeliver(conn: Connection, delivery_id: uuid.UUID, *, now: datetime) -> Non
     )
 
 
-def purge(conn: Connection, *, before: datetime) -> int:
-    """Delete finished deliveries (not pending) last changed before ``before``, with
-    their attempts; the number deleted."""
+def purge(conn: Connection, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` finished deliveries (not pending) last changed before
+    ``before``, with their attempts; how many."""
     finished = (_D.status != DeliveryStatus.PENDING) & (_D.updated_at < before)
-    ids = list(conn.execute(select(_D.id).where(finished)).scalars())
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        conn.execute(delete(postback_attempts).where(postback_attempts.c.delivery_id.in_(chunk)))
-        conn.execute(delete(postback_deliveries).where(_D.id.in_(chunk)))
+    ids = list(conn.execute(select(_D.id).where(finished).limit(limit)).scalars())
+    if ids:
+        conn.execute(delete(postback_attempts).where(postback_attempts.c.delivery_id.in_(ids)))
+        conn.execute(delete(postback_deliveries).where(_D.id.in_(ids)))
     return len(ids)

@@ -12,6 +12,7 @@ from pressline.cli_support import JsonOption, emit, emit_one, reports_errors, tr
 from pressline.config import get_settings
 from pressline.db import AnyRow, utcnow
 from pressline.errors import RequestNotFound
+from pressline.purging import purge_in_chunks
 from pressline.requestlog import store
 
 requests = typer.Typer(
@@ -115,11 +116,5 @@ def purge_requests(
     """Delete entries older than the retention (for cron, when servers do not purge)."""
     days = get_settings().request_log_retention_days if older_than_days is None else older_than_days
     before = utcnow() - timedelta(days=days)
-    total = 0
-    while True:
-        with transaction() as conn:
-            deleted = store.purge(conn, before=before, limit=1000)
-        total += deleted
-        if deleted < 1000:
-            break
+    total = purge_in_chunks(transaction, store.purge, before=before)
     emit_one({"deleted": total, "olderThanDays": days}, as_json=as_json)
