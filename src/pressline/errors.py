@@ -379,3 +379,5 @@ class ServiceUnavailable(DomainError):
 
     code = "service_unavailable"
     default_message = "The service is temporarily unavailable; retry shortly."
+    #: Seconds a client should wait before retrying (the ``Retry-After`` header).
+    retry_after = 1

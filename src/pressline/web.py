@@ -156,6 +156,8 @@ def error_response(error: e.DomainError, rid: str) -> Response:
     headers = {"request-id": rid}
     if isinstance(error, e.MethodNotAllowed):
         headers["allow"] = ", ".join(error.allowed)
+    elif isinstance(error, e.ServiceUnavailable):
+        headers["retry-after"] = str(error.retry_after)
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 

@@ -150,3 +150,13 @@ def test_the_internal_error_body_hides_everything_but_the_request_id() -> None:
         {"type": "api", "code": "internal_error", "param": None, "message": body["message"]}
     ]
     assert status_and_type(e.DomainError()) == (500, "api")
+
+
+def test_a_503_says_when_to_retry_and_a_405_what_is_allowed() -> None:
+    from pressline.templates import RendererUnavailable
+    from pressline.web import error_response
+
+    busy = error_response(RendererUnavailable("Every template worker is busy."), "req_1")
+    assert (busy.status_code, busy.headers["retry-after"]) == (503, "1")
+    wrong = error_response(e.MethodNotAllowed("PATCH", ["GET", "PUT"]), "req_2")
+    assert (wrong.headers["allow"], "retry-after" in wrong.headers) == ("GET, PUT", False)

@@ -8,6 +8,7 @@ and a cancelled or abandoned render never costs the pool a worker for good.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -138,6 +139,28 @@ def test_renders_queued_behind_a_runaway_render_once_it_is_stopped(pool: RenderP
         {"n": 1},
         {"n": 2},
     ]
+
+
+def test_owners_take_turns_so_a_backlog_of_runaways_does_not_hold_up_another_owner(
+    own_pool: RenderPool,
+) -> None:
+    finished: list[str] = []
+
+    async def render(owner: str, source: str, limits: Limits = QUICK) -> None:
+        with contextlib.suppress(TemplateLimitExceeded):
+            await own_pool.render_async(template(source), b'{"n": 1}', limits=limits, owner=owner)
+        finished.append(owner)
+
+    async def scenario() -> None:
+        runaways = [render("runaway", NESTED_LOOPS) for _ in range(4)]
+        tasks = [asyncio.ensure_future(coroutine) for coroutine in runaways]
+        await asyncio.sleep(0)  # all four are queued (or running) before the other
+        await asyncio.gather(*tasks, render("other", ECHO))
+
+    assert still_renders(own_pool)  # the one worker is up
+    asyncio.run(scenario())
+    # One worker: the runaway in progress ends, then it is the other owner's turn.
+    assert finished == ["runaway", "other", "runaway", "runaway", "runaway"]
 
 
 def test_a_worker_that_dies_mid_render_is_an_error_for_that_render_only(

@@ -87,7 +87,9 @@ async def transform_request(
     body = await request.body()
     state = _state(request)
     state["template"] = f"{template.name} v{template.version}"
-    rendered = await render_async(template, body, lookups=links.lookups, variables=variables)
+    rendered = await render_async(
+        template, body, lookups=links.lookups, variables=variables, owner=links.owner
+    )
     state["transformed_request"] = rendered.body
     return validate_output(rendered, model)
 
@@ -113,8 +115,9 @@ async def transform_response(
     headers = {k: v for k, v in response.headers.items() if k.lower().startswith("idempotent-")}
     try:
         rendered = await render_async(
-            template, canonical, lookups=links.lookups, variables={"request": customer_request}
-        )
+            template, canonical, lookups=links.lookups, variables={"request": customer_request},
+            owner=links.owner,
+        )  # fmt: skip
     except (TemplateError, RendererUnavailable) as exc:
         log.warning("response template failed", extra={"template": template.label})
         headers[TEMPLATE_ERROR_HEADER] = exc.message.encode("ascii", "replace").decode()[:500]

@@ -39,6 +39,8 @@ class EndpointLinks:
 
     templates: Mapping[tuple[Endpoint, Role], TemplateSource] = field(default_factory=dict)
     lookups: LookupResolver = NO_LOOKUPS
+    #: Whose renders these are, for the render pool's turns: the connector's id.
+    owner: uuid.UUID | None = None
 
     def get(self, endpoint: Endpoint, role: Role) -> TemplateSource | None:
         return self.templates.get((endpoint, role))
@@ -59,7 +61,8 @@ def load_links(conn: Connection, connector_id: uuid.UUID) -> EndpointLinks:
     except ValueError:  # two customers' tables of one name: keep the first of each
         unique = {table.name: table for table in reversed(tables)}
         lookups = LookupTables(unique.values())
-    return EndpointLinks({(item.endpoint, item.role): item.template for item in linked}, lookups)
+    templates = {(item.endpoint, item.role): item.template for item in linked}
+    return EndpointLinks(templates, lookups, owner=connector_id)
 
 
 async def warm_if_linked(db: Database) -> None:

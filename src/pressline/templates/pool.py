@@ -13,6 +13,10 @@ Two ways in, one pool:
   next queued job at once, before any request task runs. No thread is involved, and
   a worker is never left idle while the loop is busy with other requests: both were
   most of a small render's cost in the server.
+
+Queued renders are served by owner in turn (the API names the connector): a connector
+whose template runs to its time limit on every request cannot make the others wait
+behind its backlog, only for a worker to come free.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from functools import partial
 from typing import Any
 
@@ -71,14 +75,67 @@ class _Conversation:
     ``call_soon_threadsafe``).
     """
 
-    __slots__ = ("future", "job", "lookups", "loop", "outbox", "timer", "worker")
+    __slots__ = ("future", "job", "lookups", "loop", "outbox", "owner", "timer", "worker")
 
-    def __init__(self, job: Job, lookups: LookupResolver, loop: asyncio.AbstractEventLoop) -> None:
-        self.job, self.lookups, self.loop = job, lookups, loop
+    def __init__(
+        self, job: Job, lookups: LookupResolver, loop: asyncio.AbstractEventLoop, owner: Hashable
+    ) -> None:
+        self.job, self.lookups, self.loop, self.owner = job, lookups, loop, owner
         self.future: asyncio.Future[bytes] = loop.create_future()
         self.worker: WorkerProcess | None = None
         self.outbox = _NOTHING  # what the socket has not taken yet
         self.timer: asyncio.TimerHandle | None = None  # waiting for a worker, then rendering
+
+
+class _FairQueue:
+    """Renders waiting for a worker: one line per owner. A free worker goes to the
+    owner served least recently (a render handed a worker at once counts too)."""
+
+    #: Owners whose last turn is remembered beyond their queued renders.
+    REMEMBERED = 4096
+
+    def __init__(self) -> None:
+        self._lines: dict[Hashable, deque[_Conversation]] = {}
+        self._last_turn: dict[Hashable, int] = {}
+        self._turns = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._lines)
+
+    def append(self, conversation: _Conversation) -> None:
+        self._lines.setdefault(conversation.owner, deque()).append(conversation)
+
+    def served(self, owner: Hashable) -> None:
+        """``owner`` had a worker now."""
+        self._turns += 1
+        self._last_turn[owner] = self._turns
+        if len(self._last_turn) > self.REMEMBERED:  # forget owners with nothing queued
+            self._last_turn = {o: t for o, t in self._last_turn.items() if o in self._lines}
+
+    def popleft(self) -> _Conversation:
+        """The first render of the owner whose turn it is (first come among equals)."""
+        owner = min(self._lines, key=lambda o: self._last_turn.get(o, 0))
+        line = self._lines[owner]
+        conversation = line.popleft()
+        if not line:
+            del self._lines[owner]
+        self.served(owner)
+        return conversation
+
+    def remove(self, conversation: _Conversation) -> None:
+        """Take ``conversation`` out of its line (ValueError if it is not queued)."""
+        line = self._lines.get(conversation.owner)
+        if line is None:
+            raise ValueError("not queued")
+        line.remove(conversation)
+        if not line:
+            del self._lines[conversation.owner]
+
+    def drain(self) -> list[_Conversation]:
+        """Every queued render, the queue left empty."""
+        drained = [conversation for line in self._lines.values() for conversation in line]
+        self._lines.clear()
+        return drained
 
 
 class RenderPool:
@@ -99,7 +156,7 @@ class RenderPool:
         self._cond = threading.Condition()
         self._idle: list[WorkerProcess] = []
         self._workers: set[WorkerProcess] = set()  # idle and busy
-        self._queue: deque[_Conversation] = deque()  # async renders waiting for a worker
+        self._queue = _FairQueue()  # async renders waiting for a worker
         #: Workers given to an async render, from the hand-over to its end.
         self._busy: dict[WorkerProcess, _Conversation] = {}
         self._starting = 0
@@ -133,8 +190,12 @@ class RenderPool:
         lookups: LookupResolver = NO_LOOKUPS,
         limits: Limits = DEFAULT_LIMITS,
         variables: Mapping[str, Any] | None = None,
+        owner: Hashable = None,
     ) -> Rendered:
         """``render`` without blocking the event loop: same limits, errors and results.
+
+        While every worker is busy, renders wait in one line per ``owner``, and the
+        lines take turns (see the module's docstring).
 
         A caller cancelled while its render runs does not stop the render: the
         worker finishes (or overruns and is replaced) and the answer is dropped.
@@ -146,7 +207,7 @@ class RenderPool:
         except RuntimeError:  # another async library than asyncio: wait in a thread
             call = partial(self.render, lookups=lookups, limits=limits, variables=variables)
             return await to_thread.run_sync(call, template, payload)
-        conversation = _Conversation(job, lookups, loop)
+        conversation = _Conversation(job, lookups, loop, owner)
         self._submit(conversation)
         body = await conversation.future
         if len(body) < _PARSE_IN_THREAD:
@@ -171,8 +232,7 @@ class RenderPool:
             self._closed = True
             idle, self._idle = self._idle, []
             self._workers.difference_update(idle)
-            queued = list(self._queue)
-            self._queue.clear()
+            queued = self._queue.drain()
             self._cond.notify_all()
         for worker in idle:
             worker.stop()
@@ -260,7 +320,7 @@ class RenderPool:
                 worker.stop(wait=False)
 
     def _next_queued(self) -> _Conversation | None:
-        """The longest-waiting async render still wanted (``_cond`` held)."""
+        """The next async render still wanted, its owner's turn (``_cond`` held)."""
         while self._queue:
             conversation = self._queue.popleft()
             if not conversation.future.done():  # else cancelled or timed out while queued
@@ -307,6 +367,7 @@ class RenderPool:
                 start = self._claim_start()
             else:
                 self._busy[worker] = conversation
+                self._queue.served(conversation.owner)
         if worker is not None:
             self._begin(conversation, worker)
             return
@@ -327,8 +388,7 @@ class RenderPool:
         except RendererUnavailable as exc:
             with self._cond:
                 self._starting -= 1
-                waiting = list(self._queue)  # what cannot start now would not for the others
-                self._queue.clear()
+                waiting = self._queue.drain()  # what cannot start now would not for the others
                 self._cond.notify()
             for conversation in waiting:
                 _call_on_loop(conversation.loop, self._fail, conversation, exc)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pressline.errors import ValidationFailed
@@ -103,10 +103,11 @@ async def render_async(
     lookups: LookupResolver = NO_LOOKUPS,
     limits: Limits = DEFAULT_LIMITS,
     variables: Mapping[str, Any] | None = None,
+    owner: Hashable = None,
 ) -> Rendered:
     """``render`` on an event loop (see ``RenderPool.render_async``)."""
     return await default_pool().render_async(
-        template, payload, lookups=lookups, limits=limits, variables=variables
+        template, payload, lookups=lookups, limits=limits, variables=variables, owner=owner
     )
 
 
