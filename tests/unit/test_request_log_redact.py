@@ -71,3 +71,55 @@ def test_a_secret_name_may_have_dashes_or_underscores_anywhere(name: str) -> Non
 def test_a_secret_name_spelled_in_json_escapes_is_redacted_too() -> None:
     body = b'{"\\u0074oken": "t0p", "name": "x"}'  # "token"
     assert json.loads(redact(body, limit=100) or "") == {"token": REDACTED, "name": "x"}
+
+
+def test_json_after_a_byte_order_mark_is_redacted() -> None:
+    body = b'\xef\xbb\xbf{"token": "t0p", "name": "x"}'
+    assert json.loads(redact(body, limit=100) or "") == {"token": REDACTED, "name": "x"}
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b"<A><Password><![CDATA[s3cr3t]]></Password><B>ok</B></A>",
+        b"<A><apiKey><v>s3cr3t</v></apiKey><B>ok</B></A>",
+        b"<A><password>a<b/>s3cr3t</password><B>ok</B></A>",
+        b"<A><B>ok</B><Token>s3cr3t",  # cut short: the rest is the secret's
+    ],
+    ids=["cdata", "child-element", "mixed", "unterminated"],
+)
+def test_a_secret_elements_whole_content_is_redacted(xml: bytes) -> None:
+    logged = redact(xml, limit=1000) or ""
+    assert "s3cr3t" not in logged and REDACTED in logged
+    assert "<B>ok</B>" in logged
+
+
+def test_a_self_closing_secret_element_hides_nothing_after_it() -> None:
+    logged = redact(b'<A><apiKey/><Note>ok</Note><Auth token="abc"/></A>', limit=1000) or ""
+    assert "<Note>ok</Note>" in logged and "abc" not in logged
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"password": "ab\\"s3cr3t", "name": "x", oops',
+        b'{"password": 3141592653, "name": "x", oops',
+        b'{"password": "s3cr3t',
+    ],
+    ids=["escaped-quote", "number", "cut-short"],
+)
+def test_broken_json_loses_every_kind_of_secret_value(body: bytes) -> None:
+    logged = redact(body, limit=1000) or ""
+    assert "s3cr3t" not in logged and "3141592653" not in logged and REDACTED in logged
+
+
+def test_broken_json_with_a_secret_object_keeps_nothing() -> None:
+    body = b'{"name": "x", "password": {"a": {"b": "s3cr3t"}}, ' + b"[" * 5000
+    logged = redact(body, limit=1000) or ""
+    assert "s3cr3t" not in logged and logged.startswith(REDACTED)
+
+
+def test_form_fields_named_like_secrets_are_redacted_and_other_text_is_kept() -> None:
+    logged = redact(b"user=ada&password=s3cr3t&api_key=k", limit=1000) or ""
+    assert logged == "user=ada&password=%5Bredacted%5D&api_key=%5Bredacted%5D"
+    assert redact(b"my password is long", limit=1000) == "my password is long"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
@@ -33,7 +34,7 @@ SECRET_WORDS = (
 )
 _WORDS_AS_BYTES = tuple(word.encode() for word in SECRET_WORDS)
 _NAME = r"[A-Za-z_][\w.:-]*"
-_ELEMENT = re.compile(rf"<({_NAME})(\s[^>]*)?>([^<]*)</\1\s*>")
+_START_TAG = re.compile(rf"<({_NAME})(?:\s[^>]*)?>")
 _ATTRIBUTE = re.compile(rf"(\s)({_NAME})(\s*=\s*)(\"[^\"]*\"|'[^']*')")
 
 
@@ -61,17 +62,25 @@ def _scrub(value: Any) -> Any:
 
 
 def _scrub_xml(text: str) -> str:
-    def element(match: re.Match[str]) -> str:
-        if not is_secret(match.group(1)):
-            return match.group(0)
-        return f"<{match.group(1)}{match.group(2) or ''}>{REDACTED}</{match.group(1)}>"
+    """Secret-named elements' content (text, CDATA, child elements: all of it, up to the
+    closing tag or the end) and secret-named attributes' values blanked."""
+    kept: list[str] = []
+    position = 0
+    for start in _START_TAG.finditer(text):
+        name = start.group(1)
+        if start.start() < position or start.group(0).endswith("/>") or not is_secret(name):
+            continue
+        end = re.compile(rf"</{re.escape(name)}\s*>").search(text, start.end())
+        kept += [text[position : start.end()], REDACTED]
+        position = len(text) if end is None else end.start()
+    text = "".join(kept) + text[position:]
 
     def attribute(match: re.Match[str]) -> str:
         if not is_secret(match.group(2)):
             return match.group(0)
         return f'{match.group(1)}{match.group(2)}{match.group(3)}"{REDACTED}"'
 
-    return _ATTRIBUTE.sub(attribute, _ELEMENT.sub(element, text))
+    return _ATTRIBUTE.sub(attribute, text)
 
 
 def _may_hold_secrets(body: bytes) -> bool:
@@ -102,17 +111,58 @@ def redact(body: bytes | None, *, limit: int, scrub: bool = True) -> str | None:
 
 
 def _scrubbed(body: bytes, text: str) -> str:
-    stripped = body.lstrip()
+    stripped = body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()  # a BOM, as parsers allow
     if stripped[:1] in (b"{", b"["):
         try:
-            return orjson.dumps(_scrub(orjson.loads(body))).decode()
+            return orjson.dumps(_scrub(orjson.loads(stripped))).decode()
         except orjson.JSONDecodeError:
-            # Not valid JSON, yet JSON-like: blank quoted values after secret-named keys.
-            return re.sub(
-                r'("([^"]*)"\s*:\s*)"[^"]*"',
-                lambda m: f'{m.group(1)}"{REDACTED}"' if is_secret(m.group(2)) else m.group(0),
-                text,
-            )
+            return _scrub_broken_json(text)
     if stripped[:1] == b"<":
         return _scrub_xml(text)
-    return text
+    return _scrub_form(text)
+
+
+#: A key and the start of its value in JSON that did not parse: a string (escapes
+#: allowed, maybe cut short), a number or literal, or the first character of an object
+#: or array.
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[-+.\w]+|[{\[])')
+
+
+def _scrub_broken_json(text: str) -> str:
+    """JSON that does not parse, yet looks like JSON: the values of secret-named keys
+    blanked. A secret-named object or array cannot be delimited without a parser, so
+    then nothing of the body is kept."""
+    held_object = False
+
+    def pair(match: re.Match[str]) -> str:
+        nonlocal held_object
+        if not is_secret(_json_text(match.group(1))):
+            return match.group(0)
+        if match.group(3) in ("{", "["):
+            held_object = True
+        return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+
+    scrubbed = _JSON_PAIR.sub(pair, text)
+    if held_object:
+        return f"{REDACTED} (not valid JSON, with a secret-named object or array)"
+    return scrubbed
+
+
+def _json_text(quoted: str) -> str:
+    """A JSON string's text from between its quotes (as it is, if its escapes are bad)."""
+    try:
+        return str(orjson.loads(f'"{quoted}"'))
+    except orjson.JSONDecodeError:
+        return quoted
+
+
+def _scrub_form(text: str) -> str:
+    """A form body (``a=1&password=x``) with secret-named fields' values blanked; any
+    other text as it is."""
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:  # not a form: some part has no '='
+        return text
+    if not any(is_secret(name) for name, _ in fields):
+        return text
+    return urlencode([(name, REDACTED if is_secret(name) else value) for name, value in fields])
