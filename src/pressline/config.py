@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -207,8 +208,12 @@ class Settings(BaseSettings):
     @field_validator("rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
-        if value.strip().lower() != "off":
-            parse_limit(value)  # raises ValueError on junk ("100/sec0nd")
+        if value.strip().lower() == "off":
+            return "off"
+        item = parse_limit(value)  # raises ValueError on junk ("100/sec0nd")
+        # limits reads "0/second" as a quota of none and "per 0 seconds" as per 1 second
+        if item.amount < 1 or re.search(r"(/|\bper)\s*0+\s*[a-z]", value, re.IGNORECASE):
+            raise ValueError("the quota and the window must be at least 1 (100/second)")
         return value.strip()
 
     @field_validator("redis_url")

@@ -44,6 +44,22 @@ def test_an_unknown_log_level_is_refused_before_anything_runs(
         Settings()
 
 
+@pytest.mark.parametrize("limit", ["0/second", "0 per 2 seconds", "10 per 0 seconds", "5/0 minute",
+                                   "100/sec0nd", "-1/second"])  # fmt: skip
+def test_a_rate_limit_that_admits_nothing_or_means_nothing_is_refused(limit: str) -> None:
+    with pytest.raises(ValidationError, match="rate_limit"):
+        Settings(rate_limit=limit)
+
+
+@pytest.mark.parametrize(
+    ("limit", "kept"),
+    [("100/second", "100/second"), (" 10 per 2 seconds ", "10 per 2 seconds"), ("OFF", "off"),
+     ("10/10 seconds", "10/10 seconds")],
+)  # fmt: skip
+def test_a_rate_limit_in_limits_notation_or_off_is_kept(limit: str, kept: str) -> None:
+    assert Settings(rate_limit=limit).rate_limit == kept
+
+
 @pytest.mark.parametrize(
     ("host", "port", "public_url", "expected"),
     [
