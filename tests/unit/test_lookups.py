@@ -18,7 +18,7 @@ from pressline.templates import (
     read_csv,
     write_csv,
 )
-from pressline.templates.lookups import LookupFailed, lookup_function
+from pressline.templates.lookups import MAX_ROWS, MAX_TABLE_CHARS, LookupFailed, lookup_function
 
 POSTER = "large-posters_pf_500x700-mm_pt_170-gsm-coated-silk_cl_4-0_ver"
 FLYER = "flat_product_pf_a4_pt_200-gsm-uncoated_cl_4-0_ct_none_prt_none_sft_none_set_none_hor"
@@ -261,3 +261,27 @@ def test_a_worker_fetches_a_table_once_and_sees_every_edit(pool: RenderPool) -> 
     out = pool.render(template(ITEMS), b'{"skus": ["FLYER-A4"]}', lookups=edited)
     assert out.value == ["new-uid", 0]
     assert edited.fetched == ["sku"]
+
+
+def _full_table(extra: int = 0) -> list[tuple[str, str]]:
+    """MAX_ROWS rows holding MAX_TABLE_CHARS characters (plus ``extra`` in the last value)."""
+    width = MAX_TABLE_CHARS // MAX_ROWS - 6  # each key is six characters
+    rows = [(f"k{i:05d}", "v" * width) for i in range(MAX_ROWS)]
+    rows[-1] = (rows[-1][0], "v" * (width + extra))
+    return rows
+
+
+def test_a_table_of_the_largest_size_allowed_renders(pool: RenderPool) -> None:
+    table = LookupTable.from_rows("sku", _full_table())
+    last = f"k{MAX_ROWS - 1:05d}"
+    out = pool.render(template(ITEMS), f'{{"skus": ["{last}"]}}'.encode(),
+                      lookups=LookupTables([table]))  # fmt: skip
+    assert out.value == [table.rows[last], 0]
+
+
+def test_a_table_larger_than_that_is_refused_when_saved() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        LookupTable.from_rows("sku", _full_table(extra=1))
+    [error] = refused.value.field_errors
+    assert (error.code, error.param) == ("too_large", "rows")
+    assert "16,000,001 characters" in error.message

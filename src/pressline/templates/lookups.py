@@ -29,6 +29,10 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 MAX_KEY_LENGTH = 255
 MAX_VALUE_LENGTH = 1000
 MAX_ROWS = 100_000
+#: Characters of keys and values in one table. A template worker receives a table it
+#: needs within the render's memory limit (64 MiB): a table of 16 million characters
+#: takes about half of it, and the worker keeps the tables it has used.
+MAX_TABLE_CHARS = 16_000_000
 MAX_REPORTED_ERRORS = 50
 
 
@@ -72,6 +76,13 @@ class LookupTable:
                 table[key] = value
         if len(table) > MAX_ROWS:
             errors.append(FieldError("too_many", "rows", f"At most {MAX_ROWS} rows"))
+        chars = sum(len(key) + len(value) for key, value in table.items())
+        if chars > MAX_TABLE_CHARS:
+            message = (
+                f"The keys and values hold {chars:,} characters; a table holds at most "
+                f"{MAX_TABLE_CHARS:,} (split it, or shorten its values)"
+            )
+            errors.append(FieldError("too_large", "rows", message))
         if errors:
             raise ValidationFailed(errors[:MAX_REPORTED_ERRORS])
         return cls(name, table, fallback, description)
