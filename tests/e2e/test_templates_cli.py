@@ -96,6 +96,27 @@ def test_render_shows_output_validation_and_errors_with_lines(
     assert "shippingAddress" in {item["param"] for item in body["error"]["errors"]}
 
 
+def test_a_response_template_is_rendered_with_the_customers_request(database_url: str) -> None:
+    template, answer = str(SAMPLES / "cancel_response.j2"), str(SAMPLES / "cancel_response.json")
+    command = ("templates", "render", template, "-t", "cancel_response", "-i", answer)
+    result = ok_json(*command, "--request", str(SAMPLES / "cancel_request.json"))
+    assert json.loads(result["output"]) == {"cancelled": True, "order_number": 1042, "detail": "OK"}
+    without = run(*command)  # the request is then {}: the sample reads a field of it
+    assert without.exit_code == 1 and "no attribute 'cancellation'" in without.output
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["-i", "/no/such.json"], ["-i", SHOPIFY_ORDER, "--request", "/no/such.json"],
+     ["-i", SHOPIFY_ORDER, "--lookup", "sku=/no/such.csv"]],
+    ids=["input", "request", "lookup"],
+)  # fmt: skip
+def test_a_file_that_cannot_be_read_is_a_usage_error(database_url: str, flags: list[str]) -> None:
+    result = run("templates", "render", SHOPIFY_TEMPLATE, *flags)
+    assert result.exit_code == 2
+    assert "No such file or directory" in result.output
+
+
 def test_templates_are_versioned_linked_applied_and_logged(database_url: str) -> None:
     assert run("customers", "create", "acme").exit_code == 0
     key = ok_json("connectors", "create", "acme", "acme-shop")["apiKey"]

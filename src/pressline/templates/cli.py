@@ -27,7 +27,7 @@ from pressline.errors import ConnectorNotFound, DomainError, FieldError, Validat
 from pressline.orders.schemas import OrderCreate
 from pressline.templates import store
 from pressline.templates.endpoint import CancelRequest
-from pressline.templates.formats import Format
+from pressline.templates.formats import Format, JsonValue, PayloadError, parse
 from pressline.templates.lookups import LookupTable, LookupTables, read_csv, write_csv
 from pressline.templates.model import TemplateSource, TemplateType
 from pressline.templates.render import check_template, render, validate_output
@@ -61,6 +61,13 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc}") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _checked(template: TemplateSource) -> None:
@@ -325,7 +332,7 @@ def _lookup_files(specs: list[str]) -> list[LookupTable]:
         name, sep, file = spec.partition("=")
         if not sep:
             raise typer.BadParameter(f"--lookup takes NAME=FILE.csv, not {spec!r}")
-        tables.append(read_csv(Path(file).read_bytes(), name=name, source=file))
+        tables.append(read_csv(_read_bytes(Path(file)), name=name, source=file))
     return tables
 
 
@@ -359,6 +366,11 @@ def render_command(
         typer.Option("--lookup", "-l", help="NAME=FILE.csv: a lookup table from a CSV file "
                      "(repeatable; replaces a stored table of that name)."),
     ] = None,
+    request_file: Annotated[
+        Path | None,
+        typer.Option("--request", "-r", help="For a response template: the customer's request "
+                     "(JSON or XML, by suffix), which it reads as `request` (default: {})."),
+    ] = None,
     as_json: bool = JsonOption,
 ) -> None:  # fmt: skip
     """Render a template against a sample payload: the output, whether it is a valid
@@ -369,7 +381,7 @@ def render_command(
     try:
         result = _render(
             template, input_file, customer, version, type_, input_format, output_format,
-            _lookup_files(lookup or []),
+            _lookup_files(lookup or []), request_file,
         )  # fmt: skip
     except DomainError as exc:
         _report({"ok": False, "error": _error(exc)}, as_json=as_json)
@@ -377,6 +389,18 @@ def render_command(
     _report(result, as_json=as_json)
     if not result["ok"]:
         raise typer.Exit(1)
+
+
+def _customer_request(path: Path) -> JsonValue:
+    """The customer's request from a file, read as the server reads it for a response
+    template (by its request template's input format; here, by the file's suffix)."""
+    fmt = Format.XML if path.suffix.lower() == ".xml" else Format.JSON
+    try:
+        return parse(_read_bytes(path), fmt)
+    except PayloadError as exc:
+        raise ValidationFailed(
+            [FieldError("invalid_input", "--request", f"{path}: {exc}")]
+        ) from None
 
 
 def _render(
@@ -388,6 +412,7 @@ def _render(
     input_format: Format | None,
     output_format: Format | None,
     files: list[LookupTable],
+    request_file: Path | None,
 ) -> dict[str, Any]:
     stored: list[LookupTable] = []
     if customer is not None and not Path(name).is_file():
@@ -401,10 +426,14 @@ def _render(
             with transaction() as conn:
                 stored = store.load_lookups(conn, accounts.customer_id(conn, customer))
     by_name = {table.name: table for table in [*stored, *files]}
-    payload = input_file.read_bytes()
+    payload = _read_bytes(input_file)
     variables: dict[str, Any] = {}
-    if not source.type.is_request:
-        variables["request"] = {}  # what a response template sees of the customer's request
+    request = None if request_file is None else _customer_request(request_file)
+    if not source.type.is_request:  # what it sees of the customer's request
+        variables["request"] = {} if request is None else request
+    elif request is not None:
+        raise typer.BadParameter("--request is for response templates (a request template "
+                                 "reads the customer's request as its --input)")  # fmt: skip
     elif source.type is TemplateType.CANCEL_REQUEST:
         variables["pathOrderId"] = SAMPLE_PATH_ORDER_ID
     result: dict[str, Any] = {"template": source.label, "type": source.type.value}
@@ -468,7 +497,7 @@ def _table_from(
 ) -> LookupTable:
     if file is None:
         return LookupTable.from_rows(name, [], fallback=fallback, description=description)
-    data = file.read_bytes()
+    data = _read_bytes(file)
     return read_csv(data, name=name, fallback=fallback, description=description, source=file.name)
 
 
