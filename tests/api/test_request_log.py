@@ -8,10 +8,12 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from pressline import purging
 from pressline.db import Database, utcnow
+from pressline.errors import ValidationFailed
 from pressline.orders import journal
 from pressline.requestlog import store
 from pressline.requestlog.tables import request_log
@@ -122,6 +124,20 @@ def test_each_call_is_recorded_with_its_bodies_and_order(
         touched = store.list_entries(conn, store.Filters(order=ref))
     methods = sorted(f"{row.method} {row.status}" for row in touched)
     assert methods == ["GET 200", "POST 200", "POST 200"]
+
+
+def test_an_operator_names_a_reference_two_customers_use_with_its_customer(
+    database: Database, caller: Caller, other_caller: Caller
+) -> None:
+    reference = f"shared-{uuid.uuid4().hex[:8]}"
+    ids = [who.submit(order_body(orderReferenceId=reference)).json()["id"]
+           for who in (caller, other_caller)]  # fmt: skip
+    with database.transaction() as conn:
+        with pytest.raises(ValidationFailed, match="--customer"):
+            store.find_order(conn, reference, None)
+        mine = store.find_order(conn, reference, caller.customer_reference_id)
+        theirs = store.find_order(conn, reference, other_caller.customer_reference_id)
+    assert [str(mine.id), str(theirs.id)] == ids
 
 
 def test_unauthenticated_calls_are_logged_without_a_customer(

@@ -137,7 +137,7 @@ def set_rate_limit(
     """Set how many requests per second each of a connector's keys may make.
 
     The limit is per key and shared by every API process (with Redis). Running servers
-    apply it from the key's next request; no restart is needed.
+    apply it from the key's second request after the change; no restart is needed.
     """
     if (per_second is None) == (not default):
         raise typer.BadParameter("give either --per-second N or --default")

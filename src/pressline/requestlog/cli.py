@@ -61,7 +61,7 @@ def list_requests(
     order: Annotated[
         str | None,
         typer.Option(help="Only those that touched this order (its id, or its "
-                     "orderReferenceId with --customer)."),
+                     "orderReferenceId; with --customer when several customers use it)."),
     ] = None,
     status: Annotated[int | None, typer.Option(help="Only this HTTP status.")] = None,
     since: Annotated[

@@ -149,9 +149,10 @@ def purge(conn: Connection, *, before: datetime, limit: int) -> int:
 
 
 def find_order(conn: Connection, order_key: str, customer_reference_id: str | None) -> OrderRef:
-    """The order an operator named by id (or by reference, with its customer)."""
+    """The order an operator named by id or by reference (with its customer when
+    several customers use the reference)."""
     from pressline.accounts.tables import customers
-    from pressline.errors import OrderNotFound
+    from pressline.errors import FieldError, OrderNotFound, ValidationFailed
     from pressline.orders.tables import orders
 
     query = select(orders.c.id, orders.c.order_reference_id, customers.c.reference_id).select_from(
@@ -164,6 +165,9 @@ def find_order(conn: Connection, order_key: str, customer_reference_id: str | No
     if customer_reference_id is not None:
         query = query.where(customers.c.reference_id == customer_reference_id)
     rows = list(conn.execute(query.limit(2)))
+    if len(rows) > 1 and customer_reference_id is None:
+        message = f"Several customers have an order '{order_key}': name one with --customer"
+        raise ValidationFailed([FieldError("ambiguous", "--order", message)])
     if len(rows) != 1:
         raise OrderNotFound(order_key)
     row = rows[0]

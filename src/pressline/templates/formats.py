@@ -118,7 +118,7 @@ def _parse_xml(data: bytes) -> JsonValue:
         ) from None
     except DTDForbidden:
         raise PayloadError(
-            "XML with a document type declaration (<!DOCTYPE ...>) is not accepted"
+            "XML with a document type declaration (<!DOCTYPE ...>), which is not accepted"
         ) from None
     except (DefusedXmlException, ValueError):
         # xmltodict raises a bare ValueError of its own for an entity declaration.

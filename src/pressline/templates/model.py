@@ -89,7 +89,8 @@ class TemplateSource:
         object.__setattr__(self, "input_format", Format(self.input_format))
         object.__setattr__(self, "output_format", Format(self.output_format))
         if self.type.is_request and self.output_format is not Format.JSON:
-            raise ValueError(f"a {self.type} template must output JSON (the canonical request)")
+            message = f"a template of type {self.type} must output JSON (the canonical request)"
+            raise ValueError(message)
         if self.version < 1:
             raise ValueError("template versions start at 1")
         if len(self.source) > MAX_SOURCE_CHARS:
