@@ -46,7 +46,8 @@ def credentials_of(request: Request) -> Credentials:
         key,
         secret,
         request.path_params.get("prefix", ""),
-        request.headers.get("customer-reference-id"),
+        # Repeated, the values are one list (RFC 9110, 5.3), which names no customer.
+        ", ".join(request.headers.getlist("customer-reference-id")) or None,
     )
 
 

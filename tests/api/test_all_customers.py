@@ -96,6 +96,16 @@ def test_a_missing_or_unknown_customer_is_a_400_naming_the_header(
         assert "Customer-Reference-ID" in body["message"]
 
 
+def test_two_customer_headers_name_no_customer(platform: Platform) -> None:
+    headers = [*platform.headers(platform.first).items(),
+               ("Customer-Reference-ID", platform.second)]  # fmt: skip
+    answer = platform.client.post(f"{platform.base}/order", json=order_body(), headers=headers)
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert (error["code"], error["param"]) == ("unknown_customer", "Customer-Reference-ID")
+    assert f"'{platform.first}, {platform.second}'" in error["message"]
+
+
 def test_the_request_log_records_the_named_customer(
     platform: Platform, client: TestClient, database: Database
 ) -> None:

@@ -187,6 +187,17 @@ def test_a_key_that_is_not_1_to_255_printable_characters_is_400(
     assert orders_named(caller, body["orderReferenceId"]) == []
 
 
+def test_two_keys_are_400_and_store_nothing(caller: Caller) -> None:
+    body = order_body()
+    headers = [*caller.headers.items(), ("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+    response = caller.client.post(f"{caller.base}/order", json=body, headers=headers)
+    assert response.status_code == 400
+    assert [(e["code"], e["param"]) for e in response.json()["errors"]] == [
+        ("repeated_header", "Idempotency-Key")
+    ]
+    assert orders_named(caller, body["orderReferenceId"]) == []
+
+
 def test_an_empty_key_is_400(caller: Caller) -> None:
     response = caller.client.post(
         f"{caller.base}/order", json=order_body(), headers={**caller.headers, "Idempotency-Key": ""}

@@ -21,8 +21,10 @@ from pressline.accounts.repository import Principal
 from pressline.config import Settings
 from pressline.db import utcnow
 from pressline.deps import database
+from pressline.errors import FieldError, ValidationFailed
 from pressline.idempotency import service
 from pressline.idempotency.keys import (
+    HEADER,
     REPLAYED_HEADER,
     KeyedRequest,
     KeyKind,
@@ -39,8 +41,13 @@ _REPLAYED = {REPLAYED_HEADER: "true"}
 
 
 def header_key(request: Request) -> str | None:
-    """The request's ``Idempotency-Key``, or None; 400 for a value that cannot be one."""
-    return parse_key(request.headers.get("idempotency-key"))
+    """The request's ``Idempotency-Key``, or None; 400 for a value that cannot be one,
+    or for two of them (which one would the client mean?)."""
+    values = request.headers.getlist("idempotency-key")
+    if len(values) > 1:
+        message = f"Send one {HEADER} header, not {len(values)}"
+        raise ValidationFailed([FieldError("repeated_header", HEADER, message)])
+    return parse_key(values[0] if values else None)
 
 
 async def write(
