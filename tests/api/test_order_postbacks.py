@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,6 +16,8 @@ from pressline.postbacks.events import EventType
 from pressline.worker import DeliveryWorker
 from tests.support.postbacks import FixedRandom, new_shop
 from tests.support.receiver import Receiver, running_receiver
+
+SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 
 
 @pytest.fixture
@@ -55,6 +59,8 @@ def test_the_log_lists_each_postback_with_its_attempts(
         assert [a["outcome"] for a in postback["attempts"]] == ["retry", "delivered"]
         assert postback["attempts"][0]["error"] == "HTTP 503"
         assert postback["attemptCount"] == 2 and postback["deliveredAt"] is not None
+        times = [postback["createdAt"], postback["deliveredAt"], postback["attempts"][0]["at"]]
+        assert all(SECONDS.fullmatch(time) for time in times), times  # as Get Order's
 
 
 def test_another_customer_sees_no_such_order(

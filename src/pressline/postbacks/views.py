@@ -1,22 +1,19 @@
-"""Delivery-log rows as the API's and the CLI's dicts (``schemas`` documents the shape)."""
+"""Delivery-log rows as the API's and the CLI's dicts (``schemas`` documents the shape).
+Times are to the second, as everywhere in the order API."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pressline.db import AnyRow
+from pressline.orders.plan_views import iso
 from pressline.postbacks.outbox import message_id
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def attempt_view(row: AnyRow) -> dict[str, Any]:
     return {
         "number": row.number,
-        "at": _iso(row.at),
+        "at": iso(row.at),
         "statusCode": row.status_code,
         "latencyMs": row.latency_ms,
         "outcome": row.outcome,
@@ -35,9 +32,9 @@ def postback_view(row: AnyRow, attempts: list[AnyRow]) -> dict[str, Any]:
         "email": row.email,
         "status": row.status,
         "attemptCount": len(attempts),
-        "createdAt": _iso(row.created_at),
-        "nextAttemptAt": _iso(row.next_attempt_at),
-        "deliveredAt": _iso(row.delivered_at),
+        "createdAt": iso(row.created_at),
+        "nextAttemptAt": iso(row.next_attempt_at),
+        "deliveredAt": iso(row.delivered_at),
         "attempts": [attempt_view(attempt) for attempt in attempts],
     }
 
@@ -54,6 +51,6 @@ def delivery_summary(row: AnyRow) -> dict[str, Any]:
         "status": row.status,
         "attempts": row.attempts,
         "lastStatus": row.last_status_code,
-        "nextAttemptAt": _iso(row.next_attempt_at),
-        "createdAt": _iso(row.created_at),
+        "nextAttemptAt": iso(row.next_attempt_at),
+        "createdAt": iso(row.created_at),
     }
