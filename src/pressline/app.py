@@ -134,11 +134,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database(
-            settings.database_url,
-            batch_max=settings.write_batch_max,
-            read_pool_size=settings.read_pool_size,
-        )
+        db = database or Database.for_process(settings)
         app.state.db = db
         if database is None:
             app.state.reference = catalog.open_store(

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -50,6 +50,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from pressline.errors import DomainError
+
+if TYPE_CHECKING:
+    from pressline.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -528,6 +531,15 @@ class Database:
         self._readers: ThreadPoolExecutor | None = None
         if self.read_engine.dialect.name != "sqlite":
             self._readers = ThreadPoolExecutor(read_pool_size, thread_name_prefix="pressline-read")
+
+    @classmethod
+    def for_process(cls, settings: Settings) -> Database:
+        """The database handle of a serving or working process, sized by ``settings``."""
+        return cls(
+            settings.database_url,
+            batch_max=settings.write_batch_max,
+            read_pool_size=settings.read_pool_size,
+        )
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._readers is None:

@@ -318,7 +318,7 @@ def run_process(settings: Settings) -> None:
     from pressline.observability import configure_logging
 
     configure_logging(level=settings.log_level, log_format=settings.log_format)
-    database = Database(settings.database_url)
+    database = Database.for_process(settings)
     worker = DeliveryWorker(database, settings)
 
     def _stop(signum: int, _frame: object) -> None:
