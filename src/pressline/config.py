@@ -157,20 +157,6 @@ class Settings(BaseSettings):
         default=True, description="Upgrade the SMTP connection with STARTTLS before logging in."
     )
 
-    @field_validator("postback_allowed_networks", mode="before")
-    @classmethod
-    def _split_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("postback_allowed_networks")
-    @classmethod
-    def _check_networks(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            ipaddress.ip_network(entry, strict=False)  # raises ValueError on junk
-        return value
-
     request_log_retention_days: int = Field(
         default=30,
         ge=1,
@@ -189,18 +175,21 @@ class Settings(BaseSettings):
         default=True, description="Record every call to a connector endpoint in the request log."
     )
 
-    @field_validator("trusted_proxies", mode="before")
+    # --- validators -----------------------------------------------------------------
+
+    @field_validator("trusted_proxies", "postback_allowed_networks", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_networks(cls, value: object) -> object:
+        """Comma-separated, or a JSON list."""
         if isinstance(value, str):
-            if value.lstrip().startswith("["):  # a JSON list is accepted too
+            if value.lstrip().startswith("["):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "postback_allowed_networks")
     @classmethod
-    def _check_proxies(cls, value: list[str]) -> list[str]:
+    def _check_networks(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError on junk
         return value
