@@ -581,7 +581,9 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A synchronous transaction for the CLI: commits on success, rolls back on error."""
+        """A synchronous transaction outside the writer (the CLI, the worker on PostgreSQL,
+        start-up): commits on success, rolls back on error. On SQLite it takes the write
+        lock itself; a thread of a serving process writes with ``write_blocking``."""
         with self.write_engine.begin() as conn:
             yield conn
 

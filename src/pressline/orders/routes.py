@@ -1,4 +1,6 @@
-"""The five order endpoints of a connector (seed 001 URL shapes).
+"""A connector's order endpoints: the five of seed 001 (submit, get, cancel, update
+shipment, search) in its URL shapes, and Pressline's own beside them (quote,
+shipment methods, convert and delete a draft).
 
 HTTP only: parse, call the service, shape the response. Routes hold no SQL.
 
