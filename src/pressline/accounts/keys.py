@@ -11,9 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-
-_HEADER = re.compile(r"^(pk_[0-9a-f]{24}):(sk_[A-Za-z0-9_-]{43})$")
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +40,36 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def generate_key() -> NewKey:
-    secret = "sk_" + secrets.token_urlsafe(32)
-    return NewKey(key="pk_" + secrets.token_hex(12), secret=secret, secret_hash=hash_secret(secret))
+@dataclass(frozen=True, slots=True)
+class KeyFormat:
+    """A kind of key: ``<key prefix><96 random bits>:<secret prefix><256 random bits>``."""
+
+    key_prefix: str
+    secret_prefix: str
+    _header: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key, secret = re.escape(self.key_prefix), re.escape(self.secret_prefix)
+        pattern = re.compile(rf"^({key}[0-9a-f]{{24}}):({secret}[A-Za-z0-9_-]{{43}})$")
+        object.__setattr__(self, "_header", pattern)
+
+    def generate(self) -> NewKey:
+        secret = self.secret_prefix + secrets.token_urlsafe(32)
+        key = self.key_prefix + secrets.token_hex(12)
+        return NewKey(key=key, secret=secret, secret_hash=hash_secret(secret))
+
+    def parse_header(self, value: str | None) -> tuple[str, str] | None:
+        """Split an ``X-API-KEY`` value into (key, secret), or None if it is malformed."""
+        if not value:
+            return None
+        match = self._header.match(value.strip())
+        return (match.group(1), match.group(2)) if match else None
 
 
-def parse_header(value: str | None) -> tuple[str, str] | None:
-    """Split an ``X-API-KEY`` value into (key, secret), or None if it is malformed."""
-    if not value:
-        return None
-    match = _HEADER.match(value.strip())
-    return (match.group(1), match.group(2)) if match else None
+#: Customers' API keys.
+API_KEYS = KeyFormat("pk_", "sk_")
+generate_key = API_KEYS.generate
+parse_header = API_KEYS.parse_header
 
 
 def secret_matches(secret: str, stored_hash: str) -> bool:
