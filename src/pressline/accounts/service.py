@@ -80,9 +80,7 @@ def create_connector(
     (whose templates it may link).
     """
     _check_rate_limit(rate_limit_per_second)
-    customer = repository.customer_by_reference(conn, customer_reference_id)
-    if customer is None:
-        raise CustomerNotFound(customer_reference_id)
+    owner = customer_id(conn, customer_reference_id)
     _require(
         PREFIX_PATTERN, prefix, "invalid_prefix", "prefix",
         "Use 2-63 lowercase letters, digits or '-', starting with a letter or digit",
@@ -94,7 +92,7 @@ def create_connector(
         repository.insert_connector(
             conn,
             connector_id=connector_id,
-            customer_id=customer.id,
+            customer_id=owner,
             name=name or prefix,
             prefix=prefix,
             now=now,

@@ -6,17 +6,18 @@ given with ``--reason`` goes into the order's event log.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
+from sqlalchemy import Connection
 
-from pressline.accounts import repository as accounts
+from pressline.accounts import service as accounts_service
 from pressline.accounts.repository import Principal
 from pressline.catalog import service as catalog
 from pressline.cli_support import JsonOption, emit, emit_one, reports_errors, transaction
 from pressline.config import get_settings
 from pressline.db import utcnow
-from pressline.errors import CustomerNotFound, OrderNotFound
+from pressline.errors import OrderNotFound
 from pressline.orders import journal, operator, repository, service
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 
@@ -32,11 +33,8 @@ ReasonOption = Annotated[
 ]
 
 
-def _principal(conn: Any, customer: str) -> Principal:
-    row = accounts.customer_by_reference(conn, customer)
-    if row is None:
-        raise CustomerNotFound(customer)
-    return Principal(row.id, row.reference_id)
+def _principal(conn: Connection, customer: str) -> Principal:
+    return Principal(accounts_service.customer_id(conn, customer), customer)
 
 
 def _move(customer: str, order: str, target: FulfillmentStatus | Literal["approve", "release"],
