@@ -28,6 +28,7 @@ from pressline.db import Database, utcnow
 from pressline.migrate import upgrade
 from pressline.observability import configure_logging
 from pressline.templates import LookupTables, read_csv, samples, store
+from pressline.templates.formats import Format
 from pressline.templates.model import TemplateType
 from pressline.templates.render import default_pool
 
@@ -56,9 +57,9 @@ def _link_shopify(db: Database, customer_id: uuid.UUID, connector_id: uuid.UUID)
             conn,
             customer_id=customer_id,
             name="shopify",
-            type=TemplateType.ORDER_SUBMIT_REQUEST,
-            input_format="json",
-            output_format="json",
+            kind=TemplateType.ORDER_SUBMIT_REQUEST,
+            input_format=Format.JSON,
+            output_format=Format.JSON,
             source=(folder / "shopify_submit.j2").read_text(),
             now=utcnow(),
         )

@@ -44,7 +44,7 @@ def add_template(
             conn,
             customer_id=accounts.customer_id(conn, caller.customer_reference_id),
             name=name,
-            type=type_,
+            kind=type_,
             input_format=input_format,
             output_format=output_format,
             source=source,

@@ -20,6 +20,8 @@ from pressline.db import Database, utcnow
 from pressline.postbacks.events import EventType
 from pressline.postbacks.schedule import Outcome
 from pressline.postbacks.sending import Sender
+from pressline.templates.formats import Format
+from pressline.templates.model import TemplateType
 from pressline.worker import DeliveryWorker
 from tests.support.dripping import DrippingServer
 from tests.support.postbacks import FixedRandom, Shop, new_shop
@@ -147,8 +149,8 @@ def test_an_email_template_writes_an_html_mail(
     )
     with shop.database.transaction() as conn:
         store.create_template(
-            conn, customer_id=shop.customer_id, name="notice", type="email_body",
-            input_format="json", output_format="xml", source=source, now=utcnow(),
+            conn, customer_id=shop.customer_id, name="notice", kind=TemplateType.EMAIL_BODY,
+            input_format=Format.JSON, output_format=Format.XML, source=source, now=utcnow(),
         )  # fmt: skip
     order_id = shop.submit(orderReferenceId="mail-<2>")
     shop.trigger(destination="email", email="orders@shop.example", template_name="notice")

@@ -15,6 +15,8 @@ from pressline.db import Database, utcnow
 from pressline.errors import ValidationFailed
 from pressline.postbacks.events import EventType
 from pressline.templates import LookupTable, store
+from pressline.templates.formats import Format
+from pressline.templates.model import TemplateType
 from pressline.worker import DeliveryWorker
 from tests.support.postbacks import FixedRandom, Shop, new_shop
 from tests.support.receiver import Receiver, running_receiver
@@ -38,11 +40,13 @@ def shop(fresh_client: TestClient, fresh_database: Database) -> Shop:
     return new_shop(fresh_client, fresh_database)
 
 
-def add_template(shop: Shop, name: str, source: str, *, kind: str = "webhook_body") -> None:
+def add_template(
+    shop: Shop, name: str, source: str, *, kind: TemplateType = TemplateType.WEBHOOK_BODY
+) -> None:
     with shop.database.transaction() as conn:
         store.create_template(
-            conn, customer_id=shop.customer_id, name=name, type=kind,
-            input_format="json", output_format="json", source=source, now=utcnow(),
+            conn, customer_id=shop.customer_id, name=name, kind=kind,
+            input_format=Format.JSON, output_format=Format.JSON, source=source, now=utcnow(),
         )  # fmt: skip
 
 
@@ -102,7 +106,7 @@ def test_a_failing_template_gives_the_delivery_up_with_its_error(
 def test_a_trigger_names_an_existing_template_of_the_right_kind(shop: Shop) -> None:
     with pytest.raises(ValidationFailed, match="was not found"):
         shop.trigger(url="https://hooks.example/x", template_name="missing")
-    add_template(shop, "mail", "{}", kind="email_body")
+    add_template(shop, "mail", "{}", kind=TemplateType.EMAIL_BODY)
     with pytest.raises(ValidationFailed, match="not webhook_body"):
         shop.trigger(url="https://hooks.example/x", template_name="mail")
     shop.trigger(destination="email", email="a@shop.example", template_name="mail")

@@ -18,6 +18,7 @@ from pressline.errors import (
     ValidationFailed,
 )
 from pressline.templates import LookupTable, store
+from pressline.templates.formats import Format
 from pressline.templates.links import NO_LINKS, LinkCache
 from pressline.templates.model import TemplateType
 from pressline.templates.store import Endpoint, Role
@@ -38,8 +39,8 @@ def _customer_and_connector(database: Database) -> tuple[uuid.UUID, uuid.UUID]:
 def _create(database: Database, customer_id: uuid.UUID, name: str, source: str) -> None:
     with database.transaction() as conn:
         store.create_template(
-            conn, customer_id=customer_id, name=name, type=TemplateType.SUBMIT_RESPONSE,
-            input_format="json", output_format="xml", source=source, now=utcnow(),
+            conn, customer_id=customer_id, name=name, kind=TemplateType.SUBMIT_RESPONSE,
+            input_format=Format.JSON, output_format=Format.XML, source=source, now=utcnow(),
         )  # fmt: skip
 
 

@@ -70,11 +70,6 @@ def _read_bytes(path: Path) -> bytes:
         raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _checked(template: TemplateSource) -> None:
-    """Refuse to store a template that does not compile (the error gives its line)."""
-    check_template(template)
-
-
 def _info(info: store.TemplateInfo) -> dict[str, Any]:
     return {
         "name": info.name,
@@ -108,17 +103,14 @@ def create(
 ) -> None:
     """Create a template (version 1) from a file; it is checked to compile first."""
     source = _read(file)
-    try:
-        candidate = TemplateSource(name, 1, type_, input_format, output_format, source)
-    except ValueError as exc:
-        raise ValidationFailed([FieldError("invalid_template", None, str(exc))]) from None
-    _checked(candidate)
+    # Refused before it is stored if it does not compile (the error gives its line).
+    check_template(store.template_source(name, 1, type_, input_format, output_format, source))
     with transaction() as conn:
         created = store.create_template(
             conn,
             customer_id=accounts.customer_id(conn, customer),
             name=name,
-            type=type_,
+            kind=type_,
             input_format=input_format,
             output_format=output_format,
             source=source,
@@ -145,8 +137,8 @@ def import_version(
     with transaction() as conn:
         customer_id = accounts.customer_id(conn, customer)
         current = store.load(conn, customer_id, name)
-    _checked(
-        TemplateSource(
+    check_template(
+        store.template_source(
             name, current.version + 1, current.type, current.input_format,
             current.output_format, source,
         )
@@ -317,13 +309,9 @@ def _file_template(
     input_file: Path,
 ) -> TemplateSource:  # fmt: skip
     guessed_in = Format.XML if input_file.suffix.lower() == ".xml" else Format.JSON
-    try:
-        return TemplateSource(
-            path.stem, 1, type_, input_format or guessed_in,
-            output_format or Format.JSON, _read(path),
-        )  # fmt: skip
-    except ValueError as exc:
-        raise ValidationFailed([FieldError("invalid_template", None, str(exc))]) from None
+    return store.template_source(
+        path.stem, 1, type_, input_format or guessed_in, output_format or Format.JSON, _read(path)
+    )
 
 
 def _lookup_files(specs: list[str]) -> list[LookupTable]:

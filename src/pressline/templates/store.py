@@ -141,23 +141,35 @@ def _template_row(conn: Connection, customer_id: uuid.UUID, name: str) -> AnyRow
     return row
 
 
+def template_source(
+    name: str,
+    version: int,
+    kind: TemplateType,
+    input_format: Format,
+    output_format: Format,
+    source: str,
+) -> TemplateSource:
+    """A ``TemplateSource``, or 400 ``invalid_template`` saying what is wrong with it."""
+    try:
+        return TemplateSource(name, version, kind, input_format, output_format, source)
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("invalid_template", None, str(exc))]) from None
+
+
 def create_template(
     conn: Connection,
     *,
     customer_id: uuid.UUID,
     name: str,
-    type: TemplateType | str,
-    input_format: Format | str,
-    output_format: Format | str,
+    kind: TemplateType,
+    input_format: Format,
+    output_format: Format,
     source: str,
     now: datetime,
 ) -> TemplateSource:
     """A new template at version 1 (its source is stored as given; compile it first)."""
     _check_name(name)
-    try:
-        template = TemplateSource(name, 1, type, input_format, output_format, source)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ValidationFailed([FieldError("invalid_template", None, str(exc))]) from None
+    template = template_source(name, 1, kind, input_format, output_format, source)
     exists = conn.execute(
         select(templates.c.id).where(
             templates.c.customer_id == customer_id, templates.c.name == name
