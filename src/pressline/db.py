@@ -517,6 +517,16 @@ def _transient_conflict(exc: BaseException | None) -> bool:
     return _sqlstate(exc) in _TRANSIENT_SQLSTATES
 
 
+#: For NUL, which PostgreSQL cannot store in a text column (SQLite can): a URL may carry
+#: ``%00``, a receiver may answer with one.
+NUL_STAND_IN = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """``text`` as a text column of either database can hold it (NUL as U+FFFD)."""
+    return text.replace("\x00", NUL_STAND_IN)
+
+
 class Database:
     """The async edge's handle on the database: reads off the loop, one batching writer."""
 

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 CLAIM_BATCH = 10
 #: How long after an earlier hand-off of the same order a later one is tried again.
 _AFTER = timedelta(seconds=1)
+#: When a delivery whose handling failed is due again, once its retries are used up.
+_GIVEN_BACK = timedelta(hours=1)
 
 
 class DeliveryWorker:
@@ -134,7 +136,12 @@ class DeliveryWorker:
                 break
             # The attempt's time on the scheduler's clock: later attempts of a batch
             # start later (their retries are scheduled from when they were made).
-            self._deliver(row, lease, now + timedelta(seconds=time.monotonic() - started))
+            at = now + timedelta(seconds=time.monotonic() - started)
+            try:
+                self._deliver(row, lease, at)
+            except Exception:  # this delivery's, not the batch's: the others go on
+                log.exception("delivery failed unexpectedly", extra={"delivery": str(row.id)})
+                self._put_back(row, lease, at)
             attempted += 1
         return attempted
 
@@ -161,6 +168,17 @@ class DeliveryWorker:
             body, content_type = rendered
         result = self._attempt(row, trigger, body, content_type)
         self._record(row, lease, now, trigger, result)
+
+    def _put_back(self, row: AnyRow, lease: uuid.UUID, now: datetime) -> None:
+        """A delivery whose handling failed: due again when its next retry would be,
+        rather than at once (or, left leased, once its lease runs out: every few
+        seconds for ever)."""
+        following = self._schedule.next_attempt(row.attempts + 1, now, self._rng)
+        try:
+            with self._db.transaction() as conn:
+                deliveries.defer(conn, row.id, lease, until=following or now + _GIVEN_BACK)
+        except Exception:  # the database itself is away: the lease gives it back
+            log.exception("delivery could not be put back", extra={"delivery": str(row.id)})
 
     def _waits(self, row: AnyRow, lease: uuid.UUID, now: datetime) -> bool:
         """Whether an order's hand-off queued earlier (a facility's order before its

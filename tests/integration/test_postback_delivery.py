@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xmltodict  # type: ignore[import-untyped]
@@ -25,6 +26,7 @@ from pressline.postbacks import deliveries, triggers
 from pressline.postbacks.events import EventType
 from pressline.postbacks.outbox import enqueue_delivery, enqueue_order_events, message_id
 from pressline.postbacks.schedule import DEFAULT_SCHEDULE, RetrySchedule
+from pressline.postbacks.sending import AttemptResult, Sender
 from pressline.postbacks.signing import generate_secret
 from pressline.worker import DeliveryWorker
 from tests.support.postbacks import FixedRandom, Shop, new_shop
@@ -75,6 +77,44 @@ def test_events_are_queued_in_the_callers_transaction_only(shop: Shop, receiver:
         f"{receiver.url}/shipped",
     )
     assert shop.enqueue(order_id, EventType.ORDER_CANCELED) == 0  # nobody subscribed
+
+
+def test_an_answer_holding_a_nul_byte_is_logged_and_delivered_once(
+    shop: Shop, receiver: Receiver, postback_settings: Settings
+) -> None:
+    receiver.body = b"ok\x00"  # PostgreSQL cannot store a NUL in a text column
+    order_id = shop.submit()
+    shop.trigger(url=f"{receiver.url}/hook")
+    shop.enqueue(order_id, SHIPPED)
+    assert worker(shop.database, postback_settings).step() == 1
+    (delivery,) = shop.deliveries()
+    assert delivery.status == "delivered"
+    assert [a.response_excerpt for a in shop.attempts(delivery.id)] == ["ok\ufffd"]
+
+
+def test_a_delivery_that_fails_unexpectedly_is_put_back_and_the_others_are_sent(
+    shop: Shop, receiver: Receiver, postback_settings: Settings
+) -> None:
+    order_id = shop.submit()
+    shop.trigger(url=f"{receiver.url}/broken")
+    shop.trigger(url=f"{receiver.url}/fine")
+    shop.enqueue(order_id, SHIPPED)
+    sender = Sender(postback_settings)
+    send = sender.send_webhook
+
+    def send_webhook(*, url: str, **kwargs: Any) -> AttemptResult:
+        if url.endswith("/broken"):
+            raise RuntimeError("a bug while sending")
+        return send(url=url, **kwargs)
+
+    sender.send_webhook = send_webhook  # type: ignore[method-assign]
+    now = utcnow()
+    assert worker(shop.database, postback_settings, sender=sender).step(now) == 2
+    by_url = {d.url.rsplit("/", 1)[1]: d for d in shop.deliveries()}
+    assert by_url["fine"].status == "delivered"
+    broken = by_url["broken"]
+    assert (broken.status, broken.lease, broken.attempts) == ("pending", None, 0)
+    assert broken.next_attempt_at > now  # not again at once, nor when a lease runs out
 
 
 def test_another_customers_triggers_get_nothing(

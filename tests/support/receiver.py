@@ -30,6 +30,8 @@ class Receiver:
     server: ThreadingHTTPServer
     script: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     default: int = 200
+    #: The body of every answer.
+    body: bytes = b"ok"
     requests: list[Received] = field(default_factory=list)
     hold: threading.Event | None = None
     arrived: threading.Condition = field(default_factory=threading.Condition)
@@ -75,9 +77,9 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in extra.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(receiver.body)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(receiver.body)
 
         do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
 from pressline.accounts.tables import customers
-from pressline.db import AnyRow
+from pressline.db import AnyRow, storable_text
 from pressline.errors import DeliveryNotFound
 from pressline.postbacks.outbox import DeliveryStatus
 from pressline.postbacks.tables import postback_attempts, postback_deliveries
@@ -31,9 +31,11 @@ _D = postback_deliveries.c
 
 
 def excerpt(text: str | None) -> str | None:
-    """``text`` cut to at most :data:`EXCERPT_BYTES` bytes of UTF-8 (never mid-character)."""
+    """``text`` cut to at most :data:`EXCERPT_BYTES` bytes of UTF-8 (never mid-character),
+    storable (a receiver's answer may hold a NUL)."""
     if text is None:
         return None
+    text = storable_text(text)
     data = text.encode("utf-8")
     if len(data) <= EXCERPT_BYTES:
         return text

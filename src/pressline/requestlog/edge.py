@@ -16,7 +16,7 @@ from typing import Any
 from starlette.types import Scope
 
 from pressline.accounts.service import KnownKey
-from pressline.db import utcnow
+from pressline.db import storable_text, utcnow
 from pressline.requestlog.recorder import Entry
 
 #: Statuses after which the request did act as its customer (authenticated, and for an
@@ -69,22 +69,13 @@ def entry(
         prefix=str(prefix),
         customer_reference_id=_customer(scope, state, status, known),
         method=scope["method"],
-        path=_storable(path),
+        path=storable_text(path),
         status=status,
         latency_us=int(seconds * 1_000_000),
         order_id=state.get("order_id"),
-        order_key=_storable(order_key) if order_key else None,
+        order_key=storable_text(order_key) if order_key else None,
         template=state.get("template"),
         request_body=b"".join(request_body),
         transformed_request=transformed if isinstance(transformed, bytes) else None,
         response_body=b"".join(response_body),
     )
-
-
-#: For NUL, which PostgreSQL cannot store in a text column: a URL may carry ``%00``, and
-#: one such row would fail its whole batch of log entries.
-NUL_STAND_IN = "\ufffd"
-
-
-def _storable(text: str) -> str:
-    return text.replace("\x00", NUL_STAND_IN)
