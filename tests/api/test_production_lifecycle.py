@@ -441,6 +441,28 @@ def test_per_item_reports_and_the_order_follows_its_least_advanced_item(
     assert queued.of(order_id).count("order.shipped") == 1
 
 
+def test_carrier_progress_for_an_item_moves_only_its_package(
+    handed_off: tuple[str, Facility], caller: Caller
+) -> None:
+    order_id, facility = handed_off
+    facility.report(order_id, "received")
+    facility.report(order_id, "shipped", items=[{"itemId": "line-1"}], trackingCode="PART-1")
+    facility.report(order_id, "shipped", items=[{"itemId": "line-2"}], trackingCode="PART-2")
+
+    response = facility.report(order_id, "delivered", items=[{"itemId": "line-1"}])
+
+    assert response.status_code == 200, response.text
+    order = caller.get(order_id).json()
+    assert statuses(order) == ("shipped", ["delivered", "shipped"])
+    packages = {p["trackingCode"]: p["status"] for p in order["shipment"]["packages"]}
+    assert packages == {"PART-1": "delivered", "PART-2": "shipped"}
+    facility.report(order_id, "delivered")  # the whole order: every package
+    packages = {
+        p["trackingCode"]: p["status"] for p in caller.get(order_id).json()["shipment"]["packages"]
+    }
+    assert packages == {"PART-1": "delivered", "PART-2": "delivered"}
+
+
 def test_partial_cancel_by_item_quantity(
     handed_off: tuple[str, Facility], caller: Caller, queued: Outbox
 ) -> None:

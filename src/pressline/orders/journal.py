@@ -173,12 +173,18 @@ def save_package(conn: Connection, row: dict[str, Any]) -> bool:
     return not exists
 
 
-def set_package_status(conn: Connection, order_id: uuid.UUID, status: str, now: datetime) -> None:
-    conn.execute(
-        update(order_packages)
-        .where(order_packages.c.order_id == order_id)
-        .values(status=status, updated_at=now)
-    )
+def set_package_status(
+    conn: Connection,
+    order_id: uuid.UUID,
+    status: str,
+    now: datetime,
+    package_ids: Sequence[str] | None = None,
+) -> None:
+    """Set the status of the order's packages (of those in ``package_ids`` if given)."""
+    query = update(order_packages).where(order_packages.c.order_id == order_id)
+    if package_ids is not None:
+        query = query.where(order_packages.c.id.in_(list(package_ids)))
+    conn.execute(query.values(status=status, updated_at=now))
 
 
 # --- timers ------------------------------------------------------------------------

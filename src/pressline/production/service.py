@@ -233,9 +233,17 @@ def _packages(
         change.log(EventKind.PACKAGE_UPDATED, f"Package {row['id']} {verb}",
                    data={"packageId": row["id"], "trackingCode": row["tracking_code"]})  # fmt: skip
         change.postbacks.append(EventType.PACKAGE_STATUS_UPDATED)
-    if not given and target in _CARRIER[1:] and journal.packages_of(conn, change.order.id):
-        journal.set_package_status(conn, change.order.id, target.value, change.now)
-        change.postbacks.append(EventType.PACKAGE_STATUS_UPDATED)
+    if not given and target in _CARRIER[1:]:
+        # Carrier progress moves the packages of the items reported (all without items).
+        ids = None if named is None else {str(item.id) for item in named}
+        moving = [
+            package.id
+            for package in stored.values()
+            if ids is None or any(line["itemId"] in ids for line in package.items)
+        ]
+        if moving:
+            journal.set_package_status(conn, change.order.id, target.value, change.now, moving)
+            change.postbacks.append(EventType.PACKAGE_STATUS_UPDATED)
 
 
 def _check_packed(
