@@ -463,6 +463,22 @@ def test_carrier_progress_for_an_item_moves_only_its_package(
     assert packages == {"PART-1": "delivered", "PART-2": "delivered"}
 
 
+def test_packages_that_list_their_items_ship_only_those_items(
+    handed_off: tuple[str, Facility], caller: Caller, queued: Outbox
+) -> None:
+    order_id, facility = handed_off
+    packages = [{"id": "box-1", "trackingCode": "T-1", "items": [{"itemId": "line-1"}]}]
+    response = facility.report(order_id, "shipped", packages=packages)
+    assert response.status_code == 200, response.text
+    order = caller.get(order_id).json()
+    assert statuses(order) == ("passed", ["shipped", "passed"])
+    assert "order.shipped" not in queued.of(order_id)
+    rest = [{"id": "box-2", "trackingCode": "T-2", "items": [{"itemId": "line-2"}]}]
+    assert facility.report(order_id, "shipped", packages=rest).status_code == 200
+    assert statuses(caller.get(order_id).json()) == ("shipped", ["shipped", "shipped"])
+    assert queued.of(order_id).count("order.shipped") == 1
+
+
 def test_partial_cancel_by_item_quantity(
     handed_off: tuple[str, Facility], caller: Caller, queued: Outbox
 ) -> None:

@@ -165,6 +165,14 @@ def report_status(
     target = FACILITY_REPORTS[body.status]
     message = body.message or f"Facility reported '{body.status.value}'"
     named = None if body.items is None else _lines(change, body.items, "items")
+    if named is None and target is F.SHIPPED and body.packages and all(
+        package.items for package in body.packages
+    ):  # packages that say what they hold ship those items, not the whole order
+        packed = (
+            _lines(change, package.items, f"packages[{index}].items")
+            for index, package in enumerate(body.packages)
+        )
+        named = list({item.id: item for items in packed for item in items}.values())
     if target is F.CANCELED:
         cancel = None
         if named is not None and body.items is not None:
