@@ -515,3 +515,37 @@ def test_a_trigger_created_here_applies_to_the_next_change_at_once(shop: Shop) -
             customer_id=shop.customer_id,
         )  # fmt: skip
     assert queued == 1
+
+
+def test_subscribing_a_facility_again_redirects_its_queued_hand_offs(shop: Shop) -> None:
+    from sqlalchemy import select
+
+    from pressline.orders.tables import orders
+    from pressline.postbacks.tables import postback_deliveries
+    from pressline.production import service as production
+
+    order_id = uuid.UUID(shop.submit())
+    old, new = generate_secret(), generate_secret()
+    with shop.database.transaction() as conn:
+        facility = conn.execute(
+            select(orders.c.fulfillment_facility_id).where(orders.c.id == order_id)
+        ).scalar_one()
+        for purpose, url in (("facility.submit", "https://old.example/orders"),
+                             ("facility.cancel", "https://old.example/cancels")):  # fmt: skip
+            enqueue_delivery(
+                conn, purpose=purpose, url=url, body="{}", content_type="application/json",
+                now=utcnow(), order_id=order_id, secret=old,
+            )  # fmt: skip
+        production.subscribe(
+            conn, facility_id=facility, submit_url="https://new.example/orders",
+            cancel_url=None, secret=new, now=utcnow(),
+        )  # fmt: skip
+        rows = conn.execute(
+            select(postback_deliveries).where(postback_deliveries.c.order_id == order_id)
+        ).all()
+    by_purpose = {row.purpose: row for row in rows}
+    submit, cancel = by_purpose["facility.submit"], by_purpose["facility.cancel"]
+    assert (submit.url, submit.secret, submit.status) == (
+        "https://new.example/orders", new, "pending"
+    )  # fmt: skip
+    assert cancel.status == "disabled"  # no cancel URL any more: the facility pulls cancels

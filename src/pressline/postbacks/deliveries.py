@@ -128,6 +128,30 @@ def mark(
     )
 
 
+def redirect_pending(
+    conn: Connection,
+    *,
+    purpose: str,
+    order_ids: ColumnElement[Any],
+    url: str | None,
+    secret: str | None,
+    now: datetime,
+) -> int:
+    """Send the pending deliveries of ``purpose`` for ``order_ids`` (a subquery) to
+    ``url`` signed with ``secret`` from now on; with no ``url``, they are disabled (the
+    receiver has none any more). How many changed."""
+    values: dict[str, Any] = {"url": url, "secret": secret, "updated_at": now}
+    if url is None:
+        values = {"status": DeliveryStatus.DISABLED, "next_attempt_at": None, "updated_at": now}
+    done = conn.execute(
+        update(postback_deliveries)
+        .where(_D.status == DeliveryStatus.PENDING, _D.purpose == purpose)
+        .where(_D.order_id.in_(order_ids))
+        .values(**values)
+    )
+    return done.rowcount
+
+
 def set_body(
     conn: Connection, delivery_id: uuid.UUID, lease: uuid.UUID, *, body: str, content_type: str
 ) -> bool:

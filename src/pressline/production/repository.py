@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
 
 from pressline.db import AnyRow
 from pressline.orders.tables import order_items, orders
@@ -71,6 +72,13 @@ _SUBSCRIPTIONS_OF = select(facility_subscriptions).where(
 
 def all_subscriptions(conn: Connection) -> list[AnyRow]:
     return list(conn.execute(select(facility_subscriptions)))
+
+
+def order_ids_of(facility_id: str) -> ColumnElement[Any]:
+    """The ids of the orders routed to the facility, as a subquery."""
+    return (
+        select(orders.c.id).where(orders.c.fulfillment_facility_id == facility_id).scalar_subquery()
+    )
 
 
 def save_subscription(

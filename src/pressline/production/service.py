@@ -30,6 +30,7 @@ from pressline.errors import (
 from pressline.orders import journal, moves, repository
 from pressline.orders.lifecycle import FACILITY_REPORTS, Actor, CancelLine, EventKind
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
+from pressline.postbacks import deliveries
 from pressline.postbacks.events import EventType
 from pressline.production import keys, views
 from pressline.production import repository as production
@@ -84,6 +85,13 @@ def subscribe(
         conn, facility_id=facility_id, submit_url=submit_url, cancel_url=cancel_url,
         secret=secret, now=now,
     )  # fmt: skip
+    # Hand-offs already queued (a receiver that was failing, say) go to the new URLs,
+    # signed with the new secret, as the facility now expects.
+    facility_orders = production.order_ids_of(facility_id)
+    for purpose, url in (("facility.submit", submit_url), ("facility.cancel", cancel_url)):
+        deliveries.redirect_pending(
+            conn, purpose=purpose, order_ids=facility_orders, url=url, secret=secret, now=now
+        )
 
 
 # --- the production API ----------------------------------------------------------------
@@ -165,8 +173,11 @@ def report_status(
     target = FACILITY_REPORTS[body.status]
     message = body.message or f"Facility reported '{body.status.value}'"
     named = None if body.items is None else _lines(change, body.items, "items")
-    if named is None and target is F.SHIPPED and body.packages and all(
-        package.items for package in body.packages
+    if (
+        named is None
+        and target is F.SHIPPED
+        and body.packages
+        and all(package.items for package in body.packages)
     ):  # packages that say what they hold ship those items, not the whole order
         packed = (
             _lines(change, package.items, f"packages[{index}].items")
