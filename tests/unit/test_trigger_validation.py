@@ -48,6 +48,15 @@ def test_bad_triggers_are_refused_naming_the_field(spec: TriggerSpec, param: str
     assert caught.value.errors[0].param == param
 
 
+@pytest.mark.parametrize(
+    "name", ["Host", "Transfer-Encoding", "Keep-Alive", "TE", "Upgrade", "Expect",
+             "Accept-Encoding", "Proxy-Authorization"],
+)  # fmt: skip
+def test_headers_the_request_itself_defines_cannot_be_set(name: str) -> None:
+    with pytest.raises(ValidationFailed, match=name):
+        validate(TriggerSpec("order.shipped", url=URL, headers={name: "x"}))
+
+
 def test_every_event_may_have_a_trigger() -> None:
     for event in EventType:
         assert validate(TriggerSpec(event.value, url=URL)).event_type == event.value

@@ -94,6 +94,12 @@ def _embedded_ipv4(address: Address) -> IPv4Address | None:
     return None
 
 
+_NOT_GLOBAL = (
+    ip_network("192.0.0.0/24"),  # IETF protocol assignments (192.0.0.8, the dummy address…)
+    ip_network("192.88.99.0/24"),  # the deprecated 6to4 relay anycast (RFC 7526)
+)
+
+
 def forbidden_reason(address: Address) -> str | None:
     """Why ``address`` may not be called, or None when it is public unicast."""
     embedded = _embedded_ipv4(address)
@@ -109,6 +115,9 @@ def forbidden_reason(address: Address) -> str | None:
         ("private", address.is_private),
         ("site-local", isinstance(address, IPv6Address) and address.is_site_local),
         ("not globally routable", not address.is_global),  # e.g. 100.64.0.0/10
+        # IANA's special-purpose registry says these are not globally reachable either;
+        # Python 3.11's tables count them as global.
+        ("not globally routable", any(address in network for network in _NOT_GLOBAL)),
     )
     for kind, applies in kinds:
         if applies:
@@ -143,11 +152,13 @@ def _parse(url: str, *, allow_http: bool, param: str) -> tuple[SplitResult, str,
             "as a static header of the trigger instead",
             param=param,
         )
+    message = "the URL's port is not a number from 1 to 65535"
     try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = _DEFAULT_PORTS[scheme] if parts.port is None else parts.port
     except ValueError:
-        message = "the URL's port is not a number from 1 to 65535"
         raise OutboundUrlRefused(message, param=param) from None
+    if port == 0:  # urlsplit accepts it; a connection to port 0 goes nowhere intended
+        raise OutboundUrlRefused(message, param=param)
     if not parts.hostname:
         raise OutboundUrlRefused("the URL has no host", param=param)
     return parts, scheme, port

@@ -33,10 +33,12 @@ from pressline.postbacks.tables import postback_deliveries, postback_triggers
 DESTINATIONS: Final = ("webhook", "email")
 METHODS: Final = ("POST", "PUT")
 FORMATS: Final = ("json", "xml")
-#: Headers a trigger may not set: the signature's, and those the request itself defines.
+#: Headers a trigger may not set: the signature's, and those the request itself defines
+#: (framing, the connection, its hop-by-hop headers, what the sender negotiates).
 RESERVED_HEADERS: Final = frozenset(
     {"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length",
-     "host", "transfer-encoding", "connection"}
+     "host", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+     "expect", "accept-encoding", "proxy-authorization", "proxy-connection"}
 )  # fmt: skip
 MAX_HEADERS: Final = 20
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
