@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse as parse_limit
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -204,6 +204,17 @@ class Settings(BaseSettings):
         if item.amount < 1 or re.search(r"(/|\bper)\s*0+\s*[a-z]", value, re.IGNORECASE):
             raise ValueError("the quota and the window must be at least 1 (100/second)")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _lease_outlasts_attempts(self) -> Settings:
+        # A claimed delivery is sent within its lease; an attempt that could outlast it
+        # would let another worker send the same delivery at the same time.
+        if self.worker_lease_seconds <= 2 * self.postback_timeout_seconds:
+            raise ValueError(
+                "PRESSLINE_WORKER_LEASE_SECONDS must be more than twice "
+                "PRESSLINE_POSTBACK_TIMEOUT_SECONDS (one attempt, and the next one's start)"
+            )
+        return self
 
     @field_validator("redis_url")
     @classmethod

@@ -52,6 +52,7 @@ class Setup:
             PRESSLINE_POSTBACK_ALLOWED_NETWORKS="127.0.0.0/8",
             PRESSLINE_WORKER_POLL_SECONDS="0.1",
             PRESSLINE_WORKER_LEASE_SECONDS="2",
+            PRESSLINE_POSTBACK_TIMEOUT_SECONDS="0.9",
             PRESSLINE_LOG_FORMAT="json",
         )
         return subprocess.Popen(

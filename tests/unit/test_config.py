@@ -79,3 +79,9 @@ def test_the_embedded_default_is_sqlite_under_var(monkeypatch: pytest.MonkeyPatc
     settings = Settings()
     assert settings.is_sqlite
     assert settings.database_url == "sqlite:///var/pressline.db"
+
+
+def test_a_lease_that_one_attempt_could_outlast_is_refused() -> None:
+    with pytest.raises(ValidationError, match="PRESSLINE_WORKER_LEASE_SECONDS"):
+        Settings(worker_lease_seconds=20, postback_timeout_seconds=10)
+    assert Settings(worker_lease_seconds=21, postback_timeout_seconds=10).worker_lease_seconds == 21
