@@ -109,6 +109,9 @@ def configure_logging(*, level: str, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request's full URL at info: a webhook URL's query may hold the
+    # receiver's token. Each attempt is in the delivery log instead.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 def granian_log_config(log_format: str) -> dict[str, Any]:

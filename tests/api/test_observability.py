@@ -142,6 +142,7 @@ def _run_logged_requests(log_format: str) -> str:
         logging.getLogger("pressline.db").warning("written by the %s library", "stdlib")
         order = uuid.UUID(int=7)
         logging.getLogger("pressline.orders.timers").error("timer failed", extra={"order": order})
+        logging.getLogger("httpx").info("HTTP Request: POST https://hook.example/?token=s3cr3t")
         """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESSLINE_")}
@@ -177,6 +178,7 @@ def test_json_logs_are_one_object_per_line_for_access_and_library_records() -> N
     ]
     timer = next(line for line in lines if line.get("event") == "timer failed")
     assert timer["order"] == "00000000-0000-0000-0000-000000000007"  # given with extra=
+    assert not [line for line in lines if line.get("logger") == "httpx"]  # URLs hold tokens
 
 
 def test_console_logs_are_readable_key_value_lines() -> None:
