@@ -6,15 +6,18 @@ against one database: a delivery is claimed under a lease (``postbacks.deliverie
 so one attempt is made by one worker. Each loop:
 
 1. runs the orders' due timers (intake, sandbox progression, delayed orders);
-2. claims the due deliveries, oldest first, and sends them one by one: a trigger's
-   delivery is signed with the trigger's secret(s) of the moment, a template body is
-   rendered once before the first attempt and stored; an order's hand-off to its
-   facility (not a postback) waits for the ones queued before it (order, then cancel);
+2. claims the due deliveries, oldest first, and sends them: each order's one after
+   another, in the order claimed, and different orders' side by side (up to
+   :data:`SENDERS`), so that a receiver that does not answer holds up its own order's
+   deliveries only. A trigger's delivery is signed with the trigger's secret(s) of the
+   moment, a template body is rendered once before the first attempt and stored; an
+   order's hand-off to its facility (not a postback) waits for the ones queued before
+   it (order, then cancel);
 3. records each attempt and decides what follows (``schedule.classify``): delivered;
    ``410`` disables the trigger; anything else is retried with backoff and jitter until
    the schedule ends, then given up.
 
-A stop request lets the attempt in flight finish and be recorded, and gives the other
+A stop request lets the attempts in flight finish and be recorded, and gives the other
 claimed rows back. A crash instead (power loss, ``kill -9``) between the send and the
 recording leaves the row claimed until its lease runs out; it is then sent again with
 the same ``webhook-id`` (at least once).
@@ -31,6 +34,7 @@ import random
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -50,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Deliveries one worker claims at a time: small, so a stopping worker gives few back
 #: and a slow receiver delays few others.
 CLAIM_BATCH = 10
+#: Orders whose deliveries one worker sends side by side (each order's in turn).
+SENDERS = 8
 #: How long after an earlier hand-off of the same order a later one is tried again.
 _AFTER = timedelta(seconds=1)
 #: When a delivery whose handling failed is due again, once its retries are used up.
@@ -121,19 +127,37 @@ class DeliveryWorker:
             claimed = deliveries.claim_due(
                 conn, now=now, lease=lease, until=until, limit=self._batch
             )
-        # A claim is sent within its lease: once the lease could run out during the next
-        # attempt (slow receivers timing out one after another), the rest is given back
-        # rather than risk another worker sending it at the same time.
+        # One lane per order, in the order claimed (one order's events arrive in turn);
+        # the lanes side by side, so a slow receiver holds up its own lane only.
+        lanes: dict[uuid.UUID, list[AnyRow]] = {}
+        for row in claimed:
+            lanes.setdefault(row.order_id or row.id, []).append(row)
+        run = partial(self._lane, lease=lease, now=now, started=time.monotonic())
+        if len(lanes) == 1:
+            outcomes = [run(*lanes.values())]
+        else:
+            with ThreadPoolExecutor(min(len(lanes), SENDERS), "pressline-send") as senders:
+                outcomes = list(senders.map(run, lanes.values()))
+        given_back = [row.id for _, rows in outcomes for row in rows]
+        if given_back:
+            with self._db.transaction() as conn:
+                deliveries.release(conn, given_back, lease)
+        return sum(attempted for attempted, _ in outcomes)
+
+    def _lane(
+        self, rows: list[AnyRow], *, lease: uuid.UUID, now: datetime, started: float
+    ) -> tuple[int, list[AnyRow]]:
+        """Attempt ``rows`` one after another; how many, and the rows not attempted.
+
+        A claim is sent within its lease: once the lease could run out during the next
+        attempt (a slow receiver timing out again and again), the rest is given back
+        rather than risk another worker sending it at the same time."""
         settings = self._settings
         budget = settings.worker_lease_seconds - 2 * settings.postback_timeout_seconds
-        started = time.monotonic()
         deadline = started + max(budget, 0.0)
-        attempted = 0
-        for index, row in enumerate(claimed):
+        for index, row in enumerate(rows):
             if self._stopping.is_set() or (index and time.monotonic() > deadline):
-                with self._db.transaction() as conn:
-                    deliveries.release(conn, [r.id for r in claimed[index:]], lease)
-                break
+                return index, rows[index:]
             # The attempt's time on the scheduler's clock: later attempts of a batch
             # start later (their retries are scheduled from when they were made).
             at = now + timedelta(seconds=time.monotonic() - started)
@@ -142,8 +166,7 @@ class DeliveryWorker:
             except Exception:  # this delivery's, not the batch's: the others go on
                 log.exception("delivery failed unexpectedly", extra={"delivery": str(row.id)})
                 self._put_back(row, lease, at)
-            attempted += 1
-        return attempted
+        return len(rows), []
 
     # --- one delivery -----------------------------------------------------------------
 

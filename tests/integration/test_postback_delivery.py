@@ -549,3 +549,32 @@ def test_subscribing_a_facility_again_redirects_its_queued_hand_offs(shop: Shop)
         "https://new.example/orders", new, "pending"
     )  # fmt: skip
     assert cancel.status == "disabled"  # no cancel URL any more: the facility pulls cancels
+
+
+def test_a_receiver_that_does_not_answer_holds_up_only_its_own_orders_deliveries(
+    fresh_client: TestClient, fresh_database: Database, postback_settings: Settings
+) -> None:
+    slow_shop = new_shop(fresh_client, fresh_database)
+    quick_shop = new_shop(fresh_client, fresh_database)
+    with running_receiver() as slow, running_receiver() as quick:
+        slow.hold = threading.Event()  # answers only once released
+        slow_order, quick_order = slow_shop.submit(), quick_shop.submit()
+        slow_shop.trigger(url=f"{slow.url}/hook")
+        quick_shop.trigger(url=f"{quick.url}/hook")
+        slow_shop.enqueue(slow_order, SHIPPED)  # claimed first
+        quick_shop.enqueue(quick_order, SHIPPED)
+        sender = worker(fresh_database, postback_settings)
+        attempted: list[int] = []
+        stepping = threading.Thread(target=lambda: attempted.append(sender.step()))
+        stepping.start()
+        try:
+            slow.wait_for(1)
+            quick.wait_for(1, timeout=3)  # while the slow receiver still holds its request
+        finally:
+            slow.hold.set()
+            stepping.join(30)
+    assert attempted == [2]
+    assert [d.status for d in slow_shop.deliveries() + quick_shop.deliveries()] == [
+        "delivered",
+        "delivered",
+    ]
