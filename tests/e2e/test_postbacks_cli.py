@@ -90,6 +90,7 @@ def test_trigger_lifecycle(database_url: str, receiver: Receiver) -> None:
 
     rotated = ok_json("triggers", "rotate-secret", trigger_id, "--grace-hours", "2")
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+    assert rotated["previousSecretValidHours"] == 2
     assert ok_json("triggers", "show", trigger_id)["previousSecretExpiresAt"] is not None
 
     ok_json("triggers", "disable", trigger_id, "--reason", "maintenance")
@@ -101,6 +102,14 @@ def test_trigger_lifecycle(database_url: str, receiver: Receiver) -> None:
     ok_json("triggers", "delete", trigger_id)
     assert ok_json("triggers", "list", "--customer", reference) == []
     assert "was not found" in error_line(run("triggers", "show", trigger_id))
+
+
+def test_an_email_trigger_shows_no_signing_secret(database_url: str) -> None:
+    reference, _ = customer()
+    created = run("triggers", "create", reference, "--event", "order.shipped",
+                  "--email", "ops@shop.example")  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "whsec_" not in created.output and "verify" not in created.output
 
 
 def test_a_trigger_url_is_checked_when_saved(

@@ -139,8 +139,9 @@ def create_trigger(
     with transaction() as conn:
         customer_id = accounts.customer_id(conn, customer)
         new = service.create_trigger(conn, customer_id=customer_id, spec=spec, now=utcnow())
-    emit_one({"id": str(new.id), "secret": new.secret}, as_json=as_json)
-    if not as_json:
+    signed = spec.destination == "webhook"  # e-mails carry no signature
+    emit_one({"id": str(new.id), "secret": new.secret if signed else None}, as_json=as_json)
+    if signed and not as_json:
         console.print("Keep the secret: receivers verify with it. It is not shown again.")
 
 
@@ -183,7 +184,8 @@ def rotate_secret(
     with transaction() as conn:
         secret = service.rotate_secret(conn, _trigger_id(trigger_id), grace=grace, now=utcnow())
     emit_one(
-        {"id": trigger_id, "secret": secret, "previousSecretValidFor": str(grace)}, as_json=as_json
+        {"id": trigger_id, "secret": secret, "previousSecretValidHours": grace_hours},
+        as_json=as_json,
     )
 
 
