@@ -178,7 +178,7 @@ class DeliveryWorker:
         if row.purpose != POSTBACK and row.order_id is not None and self._waits(row, lease, now):
             return
         trigger = None
-        if row.trigger_id is not None or row.purpose == "postback":
+        if row.trigger_id is not None or row.purpose == POSTBACK:
             trigger = None if row.trigger_id is None else self._trigger(row.trigger_id)
             if trigger is None or not trigger.enabled:
                 self._stop_disabled(row, lease, now, trigger)
@@ -312,7 +312,7 @@ class DeliveryWorker:
                 at=now,
                 status_code=None,
                 latency_ms=None,
-                outcome="failed",
+                outcome=Outcome.FAILED.value,
                 error=error,
                 response_excerpt=None,
                 changes={

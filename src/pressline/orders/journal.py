@@ -11,6 +11,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -129,6 +130,14 @@ _PACKAGE_AT = slice(_EVENT_AT.stop, _EVENT_AT.stop + len(_PACKAGE))
 _REQUEST_AT = slice(_PACKAGE_AT.stop, _PACKAGE_AT.stop + len(_REQUEST))
 
 
+class TimerKind(StrEnum):
+    """What an order's timer does when due (``orders.timers``)."""
+
+    INTAKE = "intake"  # created -> passed, and the hand-off
+    SANDBOX = "sandbox"  # the sandbox's next step
+    DELAYED = "delayed"  # the check for an order past its dispatch day
+
+
 @dataclass(frozen=True, slots=True)
 class History:
     """An order's event log (oldest first), packages (in the order they came) and latest
@@ -223,7 +232,7 @@ def claim_due_intake(conn: Connection, now: datetime, limit: int) -> list[AnyRow
 _DUE_INTAKE = (
     select(order_timers.c.id.label("timer_id"), orders)
     .join(orders, orders.c.id == order_timers.c.order_id)
-    .where(order_timers.c.kind == "intake", order_timers.c.due_at <= bindparam("now"))
+    .where(order_timers.c.kind == TimerKind.INTAKE, order_timers.c.due_at <= bindparam("now"))
     .order_by(order_timers.c.due_at, order_timers.c.id)
     .limit(bindparam("limit"))
 )
@@ -239,7 +248,7 @@ def delete_timer(conn: Connection, timer_id: int) -> None:
     conn.execute(delete(order_timers).where(order_timers.c.id == timer_id))
 
 
-def delete_timers_of(conn: Connection, order_id: uuid.UUID, kind: str) -> None:
+def delete_timers_of(conn: Connection, order_id: uuid.UUID, kind: TimerKind) -> None:
     """Drop an order's timers of one kind (a re-planned order schedules them anew)."""
     table = order_timers
     conn.execute(delete(table).where(table.c.order_id == order_id, table.c.kind == kind))
@@ -261,7 +270,7 @@ def postpone_timer(conn: Connection, timer_id: int, due_at: datetime) -> None:
 
 
 def orders_with_timer(
-    conn: Connection, order_ids: Sequence[uuid.UUID], kind: str
+    conn: Connection, order_ids: Sequence[uuid.UUID], kind: TimerKind
 ) -> set[uuid.UUID]:
     """Which of these orders have a timer of this kind."""
     params = {"ids": list(order_ids), "kind": kind}

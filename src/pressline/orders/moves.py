@@ -290,7 +290,7 @@ def event_row(
 
 def intake_timer(order_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     """The timer that runs the intake pass (``created → passed``) as soon as possible."""
-    return {"order_id": order_id, "kind": "intake", "due_at": now}
+    return {"order_id": order_id, "kind": journal.TimerKind.INTAKE, "due_at": now}
 
 
 def delayed_timer(order_id: uuid.UUID, dispatch: date, timezone: str) -> dict[str, Any]:
@@ -299,7 +299,7 @@ def delayed_timer(order_id: uuid.UUID, dispatch: date, timezone: str) -> dict[st
     next_day = datetime.combine(dispatch + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
     return {
         "order_id": order_id,
-        "kind": "delayed",
+        "kind": journal.TimerKind.DELAYED,
         "due_at": next_day.astimezone(UTC),
         "data": {"dispatch": dispatch.isoformat(), "timezone": timezone},
     }

@@ -448,7 +448,7 @@ def _replan_dispatch(
     calendar and time zone, and the delayed check follows it."""
     day = dispatch_day(reference, plan, row.ordered_at or row.created_at)
     values["expected_dispatch_date"] = day
-    journal.delete_timers_of(conn, row.id, "delayed")
+    journal.delete_timers_of(conn, row.id, journal.TimerKind.DELAYED)
     if day is not None and plan.route is not None and row.delayed_at is None:
         zone = reference.shipping.facility(plan.route.facility_id).calendar.timezone
         journal.add_timers(conn, [moves.delayed_timer(row.id, day, zone.key)])

@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 
 from pressline.db import AnyRow, Database
 from pressline.orders import journal, moves, repository
+from pressline.orders.journal import TimerKind
 from pressline.orders.lifecycle import AWAITING_DISPATCH, Actor, EventKind, is_delayed
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from pressline.postbacks.events import EventType
@@ -145,11 +146,11 @@ def _run(conn: Connection, timer: AnyRow, now: datetime, billing: FinancialStatu
     order = journal.lock_order(conn, timer.order_id)
     if order is None:
         return
-    if timer.kind == "intake":
+    if timer.kind == TimerKind.INTAKE:
         _intake(conn, order, now, billing)
-    elif timer.kind == handoff.SANDBOX:
+    elif timer.kind == TimerKind.SANDBOX:
         _sandbox_step(conn, order, now, billing)
-    elif timer.kind == "delayed":
+    elif timer.kind == TimerKind.DELAYED:
         _delayed_check(conn, order, timer.data or {}, now, billing)
     else:
         log.warning("unknown order timer kind", extra={"timer": timer.kind})
@@ -202,7 +203,7 @@ def _sandbox_step(conn: Connection, order: AnyRow, now: datetime, billing: Finan
     change.save(message)
     if target in SANDBOX_STEPS:
         due = handoff.sandbox_step(now)
-        journal.add_timers(conn, [{"order_id": order.id, "kind": handoff.SANDBOX, "due_at": due}])
+        journal.add_timers(conn, [{"order_id": order.id, "kind": TimerKind.SANDBOX, "due_at": due}])
 
 
 def _sandbox_package(change: moves.OrderChange, code: str, now: datetime) -> dict[str, Any]:

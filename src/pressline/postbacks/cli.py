@@ -22,7 +22,7 @@ from pressline.postbacks import deliveries as log
 from pressline.postbacks import triggers as service
 from pressline.postbacks import views
 from pressline.postbacks.events import EventType
-from pressline.postbacks.outbox import DeliveryStatus, parse_message_id
+from pressline.postbacks.outbox import POSTBACK, DeliveryStatus, parse_message_id
 from pressline.postbacks.sending import Sender
 from pressline.purging import purge_in_chunks
 
@@ -284,7 +284,7 @@ def redeliver(delivery_id: DeliveryArg, as_json: bool = JsonOption) -> None:
     with transaction() as conn:
         row = log.get_delivery(conn, _delivery_id(delivery_id))
         log.redeliver(conn, row.id, now=utcnow())
-        trigger_off = row.purpose == "postback" and (
+        trigger_off = row.purpose == POSTBACK and (
             row.trigger_id is None or not service.get_trigger(conn, row.trigger_id).enabled
         )
     emit_one({"id": delivery_id, "status": DeliveryStatus.PENDING}, as_json=as_json)

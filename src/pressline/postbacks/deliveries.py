@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, sel
 from pressline.accounts.tables import customers
 from pressline.db import AnyRow, storable_text
 from pressline.errors import DeliveryNotFound
-from pressline.postbacks.outbox import DeliveryStatus
+from pressline.postbacks.outbox import POSTBACK, DeliveryStatus
 from pressline.postbacks.tables import postback_attempts, postback_deliveries
 
 #: The most of an error or an answer kept per attempt.
@@ -247,7 +247,7 @@ def order_deliveries(
     """An order's postbacks to its customer, oldest first (the API's view)."""
     query = (
         _LOG.where(_D.customer_id == customer_id, _D.order_id == order_id)
-        .where(_D.purpose == "postback")
+        .where(_D.purpose == POSTBACK)
         .order_by(_D.created_at, _D.id)
     )
     return list(conn.execute(query))

@@ -34,6 +34,9 @@ from pressline.postbacks.tables import postback_deliveries, postback_triggers
 
 #: ``purpose`` of a customer's postback (other purposes: e.g. a facility hand-off).
 POSTBACK: Final = "postback"
+#: The facility hand-off's purposes: an order pushed to its facility, and its cancel.
+FACILITY_SUBMIT: Final = "facility.submit"
+FACILITY_CANCEL: Final = "facility.cancel"
 METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")
 
 

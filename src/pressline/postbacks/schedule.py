@@ -30,6 +30,8 @@ class Outcome(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     DISABLE = "disable"
+    #: Given up without sending (its template cannot be loaded): never ``classify``'s.
+    FAILED = "failed"
 
 
 def classify(status_code: int | None) -> Outcome:

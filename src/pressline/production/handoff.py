@@ -25,8 +25,6 @@ from pressline.postbacks import outbox
 from pressline.production import repository as production
 from pressline.production import views
 
-SANDBOX = "sandbox"
-
 
 def _json(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -79,11 +77,11 @@ def carry_out(
     facility that subscribed an ``orderSubmitUrl`` gets its orders pushed (as they now
     are: the rows in ``current``, or read again)."""
     if handing.played:
-        playing = journal.orders_with_timer(conn, handing.played, SANDBOX)
+        playing = journal.orders_with_timer(conn, handing.played, journal.TimerKind.SANDBOX)
         due = sandbox_step(now)
         journal.add_timers(
             conn,
-            [{"order_id": order_id, "kind": SANDBOX, "due_at": due}
+            [{"order_id": order_id, "kind": journal.TimerKind.SANDBOX, "due_at": due}
              for order_id in handing.played if order_id not in playing],
         )  # fmt: skip
     if not handing.sent:
@@ -99,8 +97,8 @@ def carry_out(
         subscription = subscriptions[handing.sent[order_id]]
         body = views.order_view(rows[order_id], items[order_id])
         outbox.enqueue_delivery(
-            conn, purpose="facility.submit", url=subscription.order_submit_url, body=_json(body),
-            content_type="application/json", now=now, order_id=order_id,
+            conn, purpose=outbox.FACILITY_SUBMIT, url=subscription.order_submit_url,
+            body=_json(body), content_type="application/json", now=now, order_id=order_id,
             secret=subscription.secret,
         )  # fmt: skip
 
@@ -114,7 +112,7 @@ def forward_cancel(conn: Connection, order: AnyRow, *, now: datetime) -> bool:
     if subscription is None or not subscription.order_cancel_url:
         return False
     outbox.enqueue_delivery(
-        conn, purpose="facility.cancel", url=subscription.order_cancel_url,
+        conn, purpose=outbox.FACILITY_CANCEL, url=subscription.order_cancel_url,
         body=_json(views.cancel_view(order)), content_type="application/json", now=now,
         order_id=order.id, secret=subscription.secret,
     )  # fmt: skip

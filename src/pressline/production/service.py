@@ -30,7 +30,7 @@ from pressline.errors import (
 from pressline.orders import journal, moves, repository
 from pressline.orders.lifecycle import FACILITY_REPORTS, Actor, CancelLine, EventKind
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
-from pressline.postbacks import deliveries
+from pressline.postbacks import deliveries, outbox
 from pressline.postbacks.events import EventType
 from pressline.production import keys, views
 from pressline.production import repository as production
@@ -88,7 +88,10 @@ def subscribe(
     # Hand-offs already queued (a receiver that was failing, say) go to the new URLs,
     # signed with the new secret, as the facility now expects.
     facility_orders = production.order_ids_of(facility_id)
-    for purpose, url in (("facility.submit", submit_url), ("facility.cancel", cancel_url)):
+    for purpose, url in (
+        (outbox.FACILITY_SUBMIT, submit_url),
+        (outbox.FACILITY_CANCEL, cancel_url),
+    ):
         deliveries.redirect_pending(
             conn, purpose=purpose, order_ids=facility_orders, url=url, secret=secret, now=now
         )
