@@ -22,6 +22,7 @@ from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database
 from pressline.deps import API_KEY_SCHEME
+from pressline.error_schemas import ErrorBody
 from pressline.errors import DomainError
 from pressline.health import router as health_router
 from pressline.idempotency import openapi as idempotency_openapi
@@ -113,7 +114,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     out.ShipmentUpdated,
     out.OrderQuote,
     out.ShipmentMethodList,
-    out.ErrorBody,
+    ErrorBody,
 )
 
 

@@ -28,8 +28,8 @@ from pressline.accounts import service as accounts
 from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database, utcnow
+from pressline.error_schemas import ErrorBody
 from pressline.orders import examples
-from pressline.orders.read_schemas import ErrorBody
 from pressline.production import service as production
 from tests.conftest import Caller, order_body
 

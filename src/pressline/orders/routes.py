@@ -26,6 +26,7 @@ from pressline.accounts.repository import Principal
 from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, credentials_of, database, get_caller
+from pressline.error_schemas import error_responses
 from pressline.errors import DomainError, FieldError, MalformedBody, ValidationFailed
 from pressline.idempotency import http as idempotency
 from pressline.orders import drafts, planning, service
@@ -96,7 +97,7 @@ OrderKey = Annotated[
 ]
 
 
-#: What this API's errors mean, beyond ``read_schemas.ERROR_DESCRIPTIONS``.
+#: What this API's errors mean, beyond ``error_schemas.ERROR_DESCRIPTIONS``.
 _DESCRIBED = {
     401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
     404: "No such order for this customer.",
@@ -107,7 +108,7 @@ _DESCRIBED = {
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return out.error_responses(_DESCRIBED, *statuses)
+    return error_responses(_DESCRIBED, *statuses)
 
 
 def _body(schema: str) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from pressline.accounts import service as accounts
 from pressline.accounts.repository import Principal
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, database
+from pressline.error_schemas import error_responses
 from pressline.errors import OrderNotFound
 from pressline.orders import repository as orders_repository
 from pressline.orders import routes as order_routes
-from pressline.orders.read_schemas import ErrorBody
 from pressline.postbacks import deliveries, views
 from pressline.postbacks.schemas import PostbackList
 from pressline.web import json_response
@@ -43,16 +43,15 @@ def order_postbacks(conn: Connection, *, principal: Principal, order_key: str) -
     "/{orderId:order_key}/postbacks",
     summary="List Order Postbacks",
     response_model=PostbackList,
-    responses={
-        code: {"model": ErrorBody, "description": text}
-        for code, text in (
-            (400, "Invalid request (e.g. an `orderId` longer than 100 characters)."),
-            (401, "Missing or invalid `X-API-KEY` (one answer for every cause)."),
-            (403, "Plain HTTP: this API answers only over HTTPS."),
-            (404, "No such order for this customer."),
-            (500, "Unexpected error; quote the requestId."),
-        )
-    },
+    responses=error_responses(
+        {
+            400: "Invalid request (e.g. an `orderId` longer than 100 characters).",
+            401: "Missing or invalid `X-API-KEY` (one answer for every cause).",
+            404: "No such order for this customer.",
+        },
+        400,
+        404,
+    ),
 )
 async def list_order_postbacks(
     request: Request,

@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from pressline.db import utcnow
 from pressline.deps import database
+from pressline.error_schemas import error_responses
 from pressline.errors import AuthenticationFailed, FieldError, ValidationFailed
-from pressline.orders import read_schemas as out
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
 from pressline.production import keys, service
 from pressline.production.schemas import FacilityOrderPage, FacilityOrderRead, StatusReport
@@ -34,7 +34,7 @@ FACILITY_KEY_SCHEME = {
 }
 
 
-#: What this API's errors mean, beyond ``read_schemas.ERROR_DESCRIPTIONS``.
+#: What this API's errors mean, beyond ``error_schemas.ERROR_DESCRIPTIONS``.
 _DESCRIBED = {
     401: "Missing or invalid facility `X-API-KEY` (a customer key is refused too).",
     404: "No such order handed to this facility.",
@@ -43,7 +43,7 @@ _DESCRIBED = {
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return out.error_responses(_DESCRIBED, *statuses)
+    return error_responses(_DESCRIBED, *statuses)
 
 
 def _credentials(request: Request) -> tuple[str, str]:
