@@ -29,7 +29,8 @@ from typer.testing import CliRunner
 
 from pressline.accounts import keys
 from pressline.accounts import service as accounts
-from pressline.accounts.repository import KeyRecord, Principal
+from pressline.accounts.keys import Principal
+from pressline.accounts.repository import KeyRecord
 from pressline.accounts.service import KnownKeys
 from pressline.app import create_app
 from pressline.cli import app as cli
@@ -313,7 +314,7 @@ def test_set_rate_limit_of_an_unknown_connector_is_an_error(cli_database: str) -
 def test_set_rate_limit_help_explains_the_options() -> None:
     result = CliRunner().invoke(cli, ["connectors", "set-rate-limit", "--help"])
     assert result.exit_code == 0
-    for text in ("--per-second", "--default", "PRESSLINE_RATE_LIMIT", "next request"):
+    for text in ("--per-second", "--default", "PRESSLINE_RATE_LIMIT", "second request"):
         assert text in result.stdout
 
 
