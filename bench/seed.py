@@ -34,7 +34,7 @@ from sqlalchemy import Connection, String, cast, func, insert, literal, select
 
 from bench.report import note
 from pressline.accounts import service as accounts
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.accounts.tables import customers
 from pressline.catalog.service import starter_reference
 from pressline.db import Database

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pressline.accounts import keys, service
-from pressline.accounts.keys import Credentials
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Credentials, Principal
 from pressline.db import Database, utcnow
 from pressline.errors import AuthenticationFailed
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pressline.accounts import repository as accounts
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.cli import app as cli_app
 from pressline.config import get_settings
 from pressline.db import Database, utcnow

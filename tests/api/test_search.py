@@ -15,8 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pressline.accounts import repository as accounts
-from pressline.accounts.keys import parse_header
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal, parse_header
 from pressline.catalog.service import starter_reference
 from pressline.db import Database
 from pressline.orders import examples, service

@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import Connection, create_engine, func, select, text
 
 from pressline.accounts import service as accounts
-from pressline.accounts.repository import Principal, find_key
+from pressline.accounts.keys import Principal
+from pressline.accounts.repository import find_key
 from pressline.catalog.service import starter_reference
 from pressline.db import Bulk, Database, utcnow
 from pressline.errors import DuplicateOrderReference

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from pressline import purging
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.app import create_app
 from pressline.catalog.service import starter_reference
 from pressline.cli import app as cli_app

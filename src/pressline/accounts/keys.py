@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from dataclasses import dataclass, field
 
 
@@ -23,6 +24,20 @@ class NewKey:
     @property
     def header_value(self) -> str:
         return f"{self.key}:{self.secret}"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the customer and connector an API key belongs to.
+
+    Order use cases need only the customer; the operator CLI acts for a customer
+    without a connector, so it passes ``connector_id=None``.
+    """
+
+    customer_id: uuid.UUID
+    customer_reference_id: str
+    connector_id: uuid.UUID | None = None
+    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,22 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from pressline.accounts.keys import Principal
 from pressline.accounts.tables import api_keys, connectors, customers
 from pressline.db import AnyRow
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the customer and connector an API key belongs to.
-
-    Order use cases need only the customer; the operator CLI acts for a customer
-    without a connector, so it passes ``connector_id=None``.
-    """
-
-    customer_id: uuid.UUID
-    customer_reference_id: str
-    connector_id: uuid.UUID | None = None
-    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pressline.accounts import keys, repository
-from pressline.accounts.repository import KeyRecord, Principal
+from pressline.accounts.keys import Principal
+from pressline.accounts.repository import KeyRecord
 from pressline.errors import (
     ApiKeyNotFound,
     AuthenticationFailed,

@@ -17,7 +17,7 @@ from fastapi import Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.config import Settings
 from pressline.db import utcnow
 from pressline.deps import database

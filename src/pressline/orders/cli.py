@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import Connection
 
 from pressline.accounts import service as accounts_service
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.catalog import service as catalog
 from pressline.cli_support import JsonOption, emit, emit_one, reports_errors, transaction
 from pressline.config import get_settings

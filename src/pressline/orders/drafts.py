@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.catalog.reference import Reference
 from pressline.errors import OrderNotDraft, OrderNotFound
 from pressline.orders import journal, moves, planning, repository, service

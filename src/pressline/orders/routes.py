@@ -22,7 +22,7 @@ from pydantic import AfterValidator
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.catalog.reference import Reference, ReferenceStore
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, credentials_of, database, get_caller

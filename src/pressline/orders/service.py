@@ -17,8 +17,8 @@ from sqlalchemy import Connection
 
 from pressline import ids
 from pressline.accounts import service as accounts
-from pressline.accounts.keys import Credentials
-from pressline.accounts.repository import Principal, connector_is_sandbox
+from pressline.accounts.keys import Credentials, Principal
+from pressline.accounts.repository import connector_is_sandbox
 from pressline.catalog.products import Catalog
 from pressline.catalog.reference import Reference
 from pressline.errors import (

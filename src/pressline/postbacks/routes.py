@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from pressline.accounts import service as accounts
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.db import utcnow
 from pressline.deps import CredentialsDep, database
 from pressline.error_schemas import error_responses

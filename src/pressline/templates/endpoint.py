@@ -18,7 +18,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from pressline.accounts.repository import Principal
+from pressline.accounts.keys import Principal
 from pressline.deps import database
 from pressline.errors import UnsupportedMediaType
 from pressline.orders.fields import text
