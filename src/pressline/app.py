@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -135,54 +135,42 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database.for_process(settings)
-        app.state.db = db
-        if database is None:
-            app.state.reference = catalog.open_store(
-                db, interval=settings.reference_refresh_seconds
-            )
-            app.state.reference.start()
-        # The delivery worker (postbacks, facility hand-offs, order timers) runs here
-        # unless `pressline worker` processes do it; tests sharing a handle drive it.
-        delivery = None
-        if database is None and settings.embedded_worker:
-            delivery = WorkerThread(DeliveryWorker(db, settings))
-            delivery.start()
-        purge = purging.start(
-            db,
-            idempotency.purge,
-            retention=timedelta(hours=settings.idempotency_retention_hours),
-            interval=settings.idempotency_purge_seconds,
-            what="idempotency keys",
-        )
-        if recorder is not None:
-            recorder.start(db)
-        await warm_if_linked(db)
-        log_purge = purging.start(
-            db,
-            requestlog.purge,
-            retention=timedelta(days=settings.request_log_retention_days),
-            interval=settings.request_log_purge_seconds,
-            what="request-log entries",
-        )
-        if freeze_heap:
-            gc.collect()
-            gc.freeze()
-        try:
-            yield
-        finally:
-            await purging.stop(purge)
-            if delivery is not None:  # finishes the attempt in flight
-                await asyncio.to_thread(delivery.stop)
-            await purging.stop(log_purge)
-            if recorder is not None:
-                await recorder.stop()
+        # Each part is stopped in the reverse order of its start, also when a later
+        # part fails to start.
+        async with AsyncExitStack() as started:
+            db = database or Database.for_process(settings)
+            app.state.db = db
             if database is None:
-                app.state.reference.stop()
+                started.callback(db.close)
+                reference = catalog.open_store(db, interval=settings.reference_refresh_seconds)
+                app.state.reference = reference
+                reference.start()
+                started.callback(reference.stop)
             if limiter is not None:
-                await limiter.backend.aclose()
-            if database is None:
-                db.close()
+                started.push_async_callback(limiter.backend.aclose)
+            # The delivery worker (postbacks, facility hand-offs, order timers) runs here
+            # unless `pressline worker` processes do it; tests sharing a handle drive it.
+            if database is None and settings.embedded_worker:
+                delivery = WorkerThread(DeliveryWorker(db, settings))
+                delivery.start()
+                # Stopping lets the attempts in flight finish.
+                started.push_async_callback(asyncio.to_thread, delivery.stop)
+            for purge, retention, interval, what in (
+                (idempotency.purge, timedelta(hours=settings.idempotency_retention_hours),
+                 settings.idempotency_purge_seconds, "idempotency keys"),
+                (requestlog.purge, timedelta(days=settings.request_log_retention_days),
+                 settings.request_log_purge_seconds, "request-log entries"),
+            ):  # fmt: skip
+                task = purging.start(db, purge, retention=retention, interval=interval, what=what)
+                started.push_async_callback(purging.stop, task)
+            if recorder is not None:
+                recorder.start(db)
+                started.push_async_callback(recorder.stop)
+            await warm_if_linked(db)
+            if freeze_heap:
+                gc.collect()
+                gc.freeze()
+            yield
 
     app = FastAPI(
         title="Pressline Order Management API",

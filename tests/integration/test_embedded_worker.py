@@ -76,3 +76,25 @@ def test_a_served_worker_freezes_its_long_lived_heap(tmp_path: Path, freeze: boo
     finally:
         gc.unfreeze()
     assert (frozen > 10_000) is freeze
+
+
+def test_a_start_that_fails_halfway_stops_what_had_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pressline import app as app_module
+
+    async def broken(_db: Database) -> None:
+        raise RuntimeError("the template workers could not start")
+
+    url = f"sqlite:///{tmp_path / 'halfway.db'}"
+    migrated = Database(url)
+    upgrade(migrated.write_engine)
+    migrated.close()
+    monkeypatch.setattr(app_module, "warm_if_linked", broken)
+    app = create_app(Settings(database_url=url, worker_poll_seconds=0.05))
+    with pytest.raises(RuntimeError, match="could not start"), TestClient(app):
+        pass
+    names = [thread.name for thread in threading.enumerate()]
+    assert "pressline-worker" not in names and "pressline-reference" not in names
