@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy import Connection
 
@@ -26,9 +27,11 @@ log = logging.getLogger(__name__)
 #: Rows deleted per transaction.
 CHUNK = 1000
 
-#: ``purge(conn, before=…, limit=…)``: delete up to ``limit`` rows older than ``before``
-#: and say how many.
-Purge = Callable[..., int]
+
+class Purge(Protocol):
+    """Delete up to ``limit`` rows older than ``before``; how many."""
+
+    def __call__(self, conn: Connection, *, before: datetime, limit: int) -> int: ...
 
 
 def purge_in_chunks(transaction: Callable[[], AbstractContextManager[Connection]], purge: Purge,

@@ -14,6 +14,7 @@ from pressline.catalog.customs import crosses_customs_border
 from pressline.catalog.model import ResolvedProduct, Route, ShippingQuote, Unresolvable
 from pressline.catalog.pricing import Receipt
 from pressline.catalog.products import Catalog
+from pressline.catalog.shipping import MethodOffer
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -247,7 +248,7 @@ def _quote_method(quote: ShippingQuote, receipt: Receipt, *, is_cheapest: bool) 
     }
 
 
-def method_offer_view(offer: Any) -> dict[str, Any]:
+def method_offer_view(offer: MethodOffer) -> dict[str, Any]:
     return {
         "shipmentMethodUid": offer.uid,
         "name": offer.name,
