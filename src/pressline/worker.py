@@ -6,13 +6,13 @@ against one database: a delivery is claimed under a lease (``postbacks.deliverie
 so one attempt is made by one worker. Each loop:
 
 1. runs the orders' due timers (intake, sandbox progression, delayed orders);
-2. claims the due deliveries, oldest first, and sends them: each order's one after
-   another, in the order claimed, and different orders' side by side (up to
-   :data:`SENDERS`), so that a receiver that does not answer holds up its own order's
-   deliveries only. A trigger's delivery is signed with the trigger's secret(s) of the
-   moment, a template body is rendered once before the first attempt and stored; an
-   order's hand-off to its facility (not a postback) waits for the ones queued before
-   it (order, then cancel);
+2. claims the due deliveries (:data:`CLAIM_BATCH` at a time), oldest first, and sends
+   them: each order's one after another, in the order claimed, and different orders'
+   side by side, so that a receiver that does not answer holds up its own order's
+   deliveries only (docs/adr/0013). A trigger's delivery is signed with the trigger's
+   secret(s) of the moment, a template body is rendered once before the first attempt
+   and stored; an order's hand-off to its facility (not a postback) waits for the ones
+   queued before it (order, then cancel);
 3. records each attempt and decides what follows (``schedule.classify``): delivered;
    ``410`` disables the trigger; anything else is retried with backoff and jitter until
    the schedule ends, then given up.
@@ -34,10 +34,14 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
+
+from sqlalchemy import Connection
 
 from pressline.config import Settings
 from pressline.db import AnyRow, Database, utcnow
@@ -54,12 +58,8 @@ log = logging.getLogger(__name__)
 #: Deliveries one worker claims at a time: small, so a stopping worker gives few back
 #: and a slow receiver delays few others.
 CLAIM_BATCH = 10
-#: Orders whose deliveries one worker sends side by side (each order's in turn).
-SENDERS = 8
 #: How long after an earlier hand-off of the same order a later one is tried again.
 _AFTER = timedelta(seconds=1)
-#: When a delivery whose handling failed is due again, once its retries are used up.
-_GIVEN_BACK = timedelta(hours=1)
 
 
 class DeliveryWorker:
@@ -84,6 +84,9 @@ class DeliveryWorker:
         self._batch = batch
         self._run_timers = run_timers
         self._stopping = threading.Event()
+        # The lanes send side by side but write one at a time, as one sender did: on
+        # SQLite each write takes the file's write lock from the API's writer.
+        self._writing = threading.Lock()
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -102,7 +105,7 @@ class DeliveryWorker:
         log.info("delivery worker stopped")
 
     def stop(self) -> None:
-        """Ask the loop to end after the attempt in flight."""
+        """Ask the loop to end after the attempts in flight."""
         self._stopping.set()
 
     @property
@@ -123,12 +126,15 @@ class DeliveryWorker:
             return 0  # an idle worker polls without taking the write lock
         lease = uuid.uuid4()
         until = now + timedelta(seconds=self._settings.worker_lease_seconds)
-        with self._db.transaction() as conn:
+        with self._transaction() as conn:
             claimed = deliveries.claim_due(
                 conn, now=now, lease=lease, until=until, limit=self._batch
             )
+        if not claimed:  # another worker claimed them first
+            return 0
         # One lane per order, in the order claimed (one order's events arrive in turn);
-        # the lanes side by side, so a slow receiver holds up its own lane only.
+        # the lanes side by side, all at once, so a slow receiver holds up its own lane
+        # only and every lane starts well within the lease.
         lanes: dict[uuid.UUID, list[AnyRow]] = {}
         for row in claimed:
             lanes.setdefault(row.order_id or row.id, []).append(row)
@@ -136,11 +142,11 @@ class DeliveryWorker:
         if len(lanes) == 1:
             outcomes = [run(*lanes.values())]
         else:
-            with ThreadPoolExecutor(min(len(lanes), SENDERS), "pressline-send") as senders:
+            with ThreadPoolExecutor(len(lanes), "pressline-send") as senders:
                 outcomes = list(senders.map(run, lanes.values()))
         given_back = [row.id for _, rows in outcomes for row in rows]
         if given_back:
-            with self._db.transaction() as conn:
+            with self._transaction() as conn:
                 deliveries.release(conn, given_back, lease)
         return sum(attempted for attempted, _ in outcomes)
 
@@ -163,10 +169,15 @@ class DeliveryWorker:
             at = now + timedelta(seconds=time.monotonic() - started)
             try:
                 self._deliver(row, lease, at)
-            except Exception:  # this delivery's, not the batch's: the others go on
+            except Exception as exc:  # this delivery's, not the batch's: the others go on
                 log.exception("delivery failed unexpectedly", extra={"delivery": str(row.id)})
-                self._put_back(row, lease, at)
+                self._failed(row, lease, at, exc)
         return len(rows), []
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._writing, self._db.transaction() as conn:
+            yield conn
 
     # --- one delivery -----------------------------------------------------------------
 
@@ -192,16 +203,15 @@ class DeliveryWorker:
         result = self._attempt(row, trigger, body, content_type)
         self._record(row, lease, now, trigger, result)
 
-    def _put_back(self, row: AnyRow, lease: uuid.UUID, now: datetime) -> None:
-        """A delivery whose handling failed: due again when its next retry would be,
-        rather than at once (or, left leased, once its lease runs out: every few
-        seconds for ever)."""
-        following = self._schedule.next_attempt(row.attempts + 1, now, self._rng)
+    def _failed(self, row: AnyRow, lease: uuid.UUID, now: datetime, exc: Exception) -> None:
+        """A delivery whose handling failed: an attempt of its own, retried on the
+        schedule and in the end given up, like a receiver's error (left leased, it
+        would be sent again whenever its lease ran out, for ever)."""
+        error = f"internal error: {type(exc).__name__} (see the worker's log)"
         try:
-            with self._db.transaction() as conn:
-                deliveries.defer(conn, row.id, lease, until=following or now + _GIVEN_BACK)
+            self._record(row, lease, now, None, AttemptResult(Outcome.RETRY, error=error))
         except Exception:  # the database itself is away: the lease gives it back
-            log.exception("delivery could not be put back", extra={"delivery": str(row.id)})
+            log.exception("delivery failure not recorded", extra={"delivery": str(row.id)})
 
     def _waits(self, row: AnyRow, lease: uuid.UUID, now: datetime) -> bool:
         """Whether an order's hand-off queued earlier (a facility's order before its
@@ -209,7 +219,7 @@ class DeliveryWorker:
         blocker = self._db.read_blocking(partial(deliveries.earlier_pending, row=row))
         if blocker is None:
             return False
-        with self._db.transaction() as conn:
+        with self._transaction() as conn:
             deliveries.defer(conn, row.id, lease, until=max(blocker, now) + _AFTER)
         return True
 
@@ -257,7 +267,7 @@ class DeliveryWorker:
         except templating.RenderingDelayed as exc:
             self._record(row, lease, now, None, AttemptResult(Outcome.RETRY, error=str(exc)))
             return None
-        with self._db.transaction() as conn:
+        with self._transaction() as conn:
             deliveries.set_body(conn, row.id, lease, body=body, content_type=content_type)
         return body, content_type
 
@@ -284,7 +294,7 @@ class DeliveryWorker:
                 changes.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
             else:
                 changes.update(next_attempt_at=following)
-        with self._db.transaction() as conn:
+        with self._transaction() as conn:
             kept = deliveries.record_attempt(
                 conn,
                 delivery_id=row.id,
@@ -304,7 +314,7 @@ class DeliveryWorker:
             log.warning("delivery %s: lease lost before its attempt was recorded", row.id)
 
     def _give_up(self, row: AnyRow, lease: uuid.UUID, now: datetime, error: str) -> None:
-        with self._db.transaction() as conn:
+        with self._transaction() as conn:
             deliveries.record_attempt(
                 conn,
                 delivery_id=row.id,
@@ -326,7 +336,7 @@ class DeliveryWorker:
         self, row: AnyRow, lease: uuid.UUID, now: datetime, trigger: AnyRow | None
     ) -> None:
         """A delivery whose trigger was disabled or deleted meanwhile: not sent."""
-        with self._db.transaction() as conn:
+        with self._transaction() as conn:
             deliveries.mark(conn, row.id, lease, status=DeliveryStatus.DISABLED, now=now)
         log.info(
             "delivery %s not sent: its trigger is %s",
@@ -346,14 +356,14 @@ class WorkerThread:
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop after the attempt in flight (at most the send timeout)."""
+        """Stop after the attempts in flight (at most the send timeout)."""
         self.worker.stop()
         self._thread.join(timeout)
 
 
 def run_process(settings: Settings) -> None:
     """``pressline worker``: the loop in this process until SIGTERM or SIGINT, which
-    let the attempt in flight finish and be recorded."""
+    let the attempts in flight finish and be recorded."""
     import signal
 
     from pressline.observability import configure_logging
@@ -363,7 +373,7 @@ def run_process(settings: Settings) -> None:
     worker = DeliveryWorker(database, settings)
 
     def _stop(signum: int, _frame: object) -> None:
-        log.info("stop requested (signal %d): finishing the attempt in flight", signum)
+        log.info("stop requested (signal %d): finishing the attempts in flight", signum)
         worker.stop()
 
     signal.signal(signal.SIGTERM, _stop)

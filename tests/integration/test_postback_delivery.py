@@ -92,29 +92,35 @@ def test_an_answer_holding_a_nul_byte_is_logged_and_delivered_once(
     assert [a.response_excerpt for a in shop.attempts(delivery.id)] == ["ok\ufffd"]
 
 
-def test_a_delivery_that_fails_unexpectedly_is_put_back_and_the_others_are_sent(
+def test_a_delivery_that_fails_unexpectedly_is_retried_on_schedule_and_the_others_are_sent(
     shop: Shop, receiver: Receiver, postback_settings: Settings
 ) -> None:
-    order_id = shop.submit()
-    shop.trigger(url=f"{receiver.url}/broken")
-    shop.trigger(url=f"{receiver.url}/fine")
-    shop.enqueue(order_id, SHIPPED)
+    broken_order, fine_order = shop.submit(), shop.submit()  # two orders: two lanes
+    shop.trigger(url=f"{receiver.url}/hook")
+    shop.enqueue(broken_order, SHIPPED)
+    shop.enqueue(fine_order, SHIPPED)
     sender = Sender(postback_settings)
     send = sender.send_webhook
 
-    def send_webhook(*, url: str, **kwargs: Any) -> AttemptResult:
-        if url.endswith("/broken"):
+    def send_webhook(*, body: str, **kwargs: Any) -> AttemptResult:
+        if broken_order in body:
             raise RuntimeError("a bug while sending")
-        return send(url=url, **kwargs)
+        return send(body=body, **kwargs)
 
     sender.send_webhook = send_webhook  # type: ignore[method-assign]
+    short = RetrySchedule((timedelta(seconds=2),))
     now = utcnow()
-    assert worker(shop.database, postback_settings, sender=sender).step(now) == 2
-    by_url = {d.url.rsplit("/", 1)[1]: d for d in shop.deliveries()}
-    assert by_url["fine"].status == "delivered"
-    broken = by_url["broken"]
-    assert (broken.status, broken.lease, broken.attempts) == ("pending", None, 0)
-    assert broken.next_attempt_at > now  # not again at once, nor when a lease runs out
+    assert worker(shop.database, postback_settings, sender=sender, schedule=short).step(now) == 2
+    by_order = {str(d.order_id): d for d in shop.deliveries()}
+    assert by_order[fine_order].status == "delivered"
+    broken = by_order[broken_order]
+    assert (broken.status, broken.lease, broken.attempts) == ("pending", None, 1)
+    assert broken.next_attempt_at > now  # not again at once, nor whenever a lease runs out
+    assert shop.attempts(broken.id)[0].error.startswith("internal error: RuntimeError")
+
+    later = now + timedelta(seconds=3)
+    assert worker(shop.database, postback_settings, sender=sender, schedule=short).step(later) == 1
+    assert {str(d.order_id): d.status for d in shop.deliveries()}[broken_order] == "failed"
 
 
 def test_another_customers_triggers_get_nothing(

@@ -1,8 +1,9 @@
 """One attempt at one delivery: an HTTP request to a checked address, or one e-mail.
 
-Blocking on purpose: the worker sends one delivery at a time from its own thread (or
-process), so a slow receiver holds up nobody else's request handling, and the order in
-which an order's events were queued is the order they are sent in.
+Blocking on purpose: the worker sends from threads of its own (one per order of a
+claimed batch, each order's deliveries in turn: docs/adr/0013), so a slow receiver holds
+up nobody's request handling. A ``Sender`` is shared by those threads: each attempt has
+its own request, deadline and connection.
 
 HTTP: the URL is checked (``outbound.check_url``) right before the attempt and the
 request goes to the address that check approved, with the URL's host name for the
@@ -212,8 +213,8 @@ class Sender:
     ) -> AttemptResult:
         """One e-mail through the operator's SMTP server.
 
-        The standard library's ``smtplib`` is enough here: the worker sends one message
-        at a time from a thread of its own, so it needs no asynchronous client, and it
+        The standard library's ``smtplib`` is enough here: the worker sends from threads
+        of its own, one message per connection, so it needs no asynchronous client, and it
         covers what operators' servers ask for (STARTTLS, AUTH) without a dependency.
         """
         settings = self._settings
