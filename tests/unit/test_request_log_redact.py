@@ -123,3 +123,39 @@ def test_form_fields_named_like_secrets_are_redacted_and_other_text_is_kept() ->
     logged = redact(b"user=ada&password=s3cr3t&api_key=k", limit=1000) or ""
     assert logged == "user=ada&password=%5Bredacted%5D&api_key=%5Bredacted%5D"
     assert redact(b"my password is long", limit=1000) == "my password is long"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"password=s3cr3t&", b"password=s3cr3t&remember", b"pass%77ord=s3cr3t&x=1",
+     b"api%5Fkey=s3cr3t", b"user=ada&Api+Key=s3cr3t"],
+)  # fmt: skip
+def test_every_form_field_named_like_a_secret_is_redacted(body: bytes) -> None:
+    logged = redact(body, limit=1000) or ""
+    assert "s3cr3t" not in logged and "%5Bredacted%5D" in logged
+
+
+def test_nested_secret_elements_are_redacted_whole() -> None:
+    logged = redact(b"<a><token><token>x</token><v>s3cr3t</v></token><b>ok</b></a>", limit=999)
+    assert logged is not None and "s3cr3t" not in logged and "<b>ok</b>" in logged
+
+
+@pytest.mark.parametrize("body", [b"{'password': 's3cr3t', oops", b'{password: "s3cr3t", oops'])
+def test_broken_json_with_a_loosely_quoted_secret_keeps_nothing(body: bytes) -> None:
+    assert (redact(body, limit=1000) or "").startswith(REDACTED)
+
+
+def test_a_body_with_nothing_to_redact_is_stored_as_it_came() -> None:
+    body = '{"note": "Grüße \\u00e9", "n": 123456789012345678901234567890,  "x": 1.50}'.encode()
+    assert redact(body, limit=1000) == body.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"token' + b'\\"' * 500_000, b"<a " * 350_000, b'{"a\\u0041": "' + b'\\"' * 500_000],
+    ids=["json-escaped-quotes", "xml-unclosed-tags", "json-escapes-only"],
+)
+def test_a_hostile_mebibyte_is_scrubbed_and_cut_in_one_pass(body: bytes) -> None:
+    # Each of these took seconds to minutes with patterns that rescanned the text.
+    logged = redact(body, limit=65_536) or ""
+    assert logged.endswith("characters]") and len(logged) < 65_600

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import quote, unquote_plus
 
 import orjson
 
 REDACTED = "[redacted]"
-#: Field names that contain one of these (in any case, with any '-' or '_' inside) hold
+#: Field names that contain one of these (in any case, with any '-', '_' or ' ' inside) hold
 #: secrets. The one list: the name test and the bodies' first look are both made from it.
 SECRET_WORDS = (
     "password",
@@ -34,7 +34,10 @@ SECRET_WORDS = (
 )
 _WORDS_AS_BYTES = tuple(word.encode() for word in SECRET_WORDS)
 _NAME = r"[A-Za-z_][\w.:-]*"
-_START_TAG = re.compile(rf"<({_NAME})(?:\s[^>]*)?>")
+# Every pattern here is linear in the text it scans (no scan restarts inside what an
+# earlier one consumed): bodies come from clients, up to a mebibyte, and are scrubbed in
+# the writer's transaction.
+_START_TAG = re.compile(rf"<({_NAME})(?:\s[^<>]*)?>")
 _ATTRIBUTE = re.compile(rf"(\s)({_NAME})(\s*=\s*)(\"[^\"]*\"|'[^']*')")
 
 
@@ -46,33 +49,37 @@ def is_secret(name: str) -> bool:
 
 
 def _fold(text: bytes) -> bytes:
-    """Lower case without '-' and '_', so that ``Api-Key`` and ``api_key`` read ``apikey``."""
-    return text.lower().translate(None, b"-_")
+    """Lower case without '-', '_', spaces and '+' (a form's space): ``Api-Key``,
+    ``api_key`` and ``api+key`` read ``apikey``."""
+    return text.lower().translate(None, b"-_ +")
 
 
-def _scrub(value: Any) -> Any:
+def _scrub(value: Any, hits: list[str]) -> Any:
     if isinstance(value, dict):
-        return {
-            key: REDACTED if isinstance(key, str) and is_secret(key) else _scrub(item)
-            for key, item in value.items()
-        }
+        scrubbed = {}
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret(key):
+                hits.append(key)
+                scrubbed[key] = REDACTED
+            else:
+                scrubbed[key] = _scrub(item, hits)
+        return scrubbed
     if isinstance(value, list):
-        return [_scrub(item) for item in value]
+        return [_scrub(item, hits) for item in value]
     return value
 
 
 def _scrub_xml(text: str) -> str:
     """Secret-named elements' content (text, CDATA, child elements: all of it, up to the
-    closing tag or the end) and secret-named attributes' values blanked."""
+    matching closing tag or the end) and secret-named attributes' values blanked."""
     kept: list[str] = []
     position = 0
     for start in _START_TAG.finditer(text):
         name = start.group(1)
         if start.start() < position or start.group(0).endswith("/>") or not is_secret(name):
             continue
-        end = re.compile(rf"</{re.escape(name)}\s*>").search(text, start.end())
         kept += [text[position : start.end()], REDACTED]
-        position = len(text) if end is None else end.start()
+        position = _closing_tag(text, name, start.end())
     text = "".join(kept) + text[position:]
 
     def attribute(match: re.Match[str]) -> str:
@@ -83,86 +90,131 @@ def _scrub_xml(text: str) -> str:
     return _ATTRIBUTE.sub(attribute, text)
 
 
+def _closing_tag(text: str, name: str, start: int) -> int:
+    """Where the element ``name`` opened before ``start`` closes (its nested namesakes
+    counted), or the end of the text."""
+    depth = 1
+    for tag in re.finditer(rf"<(/?){re.escape(name)}(?=[\s/>])[^<>]*>", text[start:]):
+        if tag.group(1):
+            depth -= 1
+            if depth == 0:
+                return start + tag.start()
+        elif not tag.group(0).endswith("/>"):
+            depth += 1
+    return len(text)
+
+
 def _may_hold_secrets(body: bytes) -> bool:
     """A cheap first look: most bodies name no secret field and are stored as they are.
 
     Substring tests on the folded text (a regular expression's alternation costs a
-    hundred times more on a few kilobytes). A body with ``\\u`` escapes always gets the
-    closer look: a JSON key may spell a secret's name in them (``"\\u0074oken"``).
+    hundred times more on a few kilobytes). A closer look also for a body with ``\\u``
+    escapes (a JSON key may spell a secret's name in them: ``"\\u0074oken"``) and, unless
+    it is JSON or XML, with ``%`` escapes (a form field's: ``pass%77ord``).
     """
     folded = _fold(body)
-    return b"\\u" in body or any(word in folded for word in _WORDS_AS_BYTES)
+    if b"\\u" in body or any(word in folded for word in _WORDS_AS_BYTES):
+        return True
+    return b"%" in body and body.lstrip()[:1] not in (b"{", b"[", b"<")
 
 
 def redact(body: bytes | None, *, limit: int, scrub: bool = True) -> str | None:
     """``body`` as text with secret fields replaced, cut to ``limit`` characters.
 
     ``scrub=False`` for Pressline's own documents (the canonical request a template made,
-    responses): their field names are fixed by the API and name no secret.
+    responses): their field names are fixed by the API and name no secret. A body in
+    which nothing is redacted is stored exactly as it came.
     """
     if not body:
         return None
     text = body.decode("utf-8", "replace")
+    total = len(text)
     if scrub and _may_hold_secrets(body):
-        text = _scrubbed(body, text)
-    if len(text) > limit:
-        text = f"{text[:limit]}…[truncated {len(text) - limit} characters]"
+        text = _scrubbed(body, text, limit)
+    if total > limit or len(text) > limit:
+        dropped = max(total, len(text)) - limit
+        text = f"{text[:limit]}…[truncated {dropped} characters]"
     return text
 
 
-def _scrubbed(body: bytes, text: str) -> str:
+def _scrubbed(body: bytes, text: str, limit: int) -> str:
+    """``text`` with its secrets replaced. Bodies that do not parse are scrubbed only as
+    far as they are kept (``limit``), so the scan never outgrows what is stored."""
     stripped = body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()  # a BOM, as parsers allow
     if stripped[:1] in (b"{", b"["):
         try:
-            return orjson.dumps(_scrub(orjson.loads(stripped))).decode()
+            value = orjson.loads(stripped)
         except orjson.JSONDecodeError:
-            return _scrub_broken_json(text)
+            return _scrub_broken_json(text[:limit])
+        hits: list[str] = []
+        scrubbed = _scrub(value, hits)
+        return orjson.dumps(scrubbed).decode() if hits else text
     if stripped[:1] == b"<":
-        return _scrub_xml(text)
-    return _scrub_form(text)
+        return _scrub_xml(text[:limit])
+    return _scrub_form(text[:limit])
 
 
-#: A key and the start of its value in JSON that did not parse: a string (escapes
-#: allowed, maybe cut short), a number or literal, or the first character of an object
-#: or array.
-_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[-+.\w]+|[{\[])')
+#: A JSON string from its opening quote (escapes allowed; cut short, to the end).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_COLON = re.compile(r"\s*:\s*")
+_SCALAR = re.compile(r"[-+.\w]*")
+#: A key a JavaScript-ish writer left unquoted or quoted with ' (``{password: …}``).
+_LOOSE_KEY = re.compile(r"(?:'([^'\n]{1,200})'|\b([A-Za-z_$][\w$-]{0,200}))\s*:")
 
 
 def _scrub_broken_json(text: str) -> str:
     """JSON that does not parse, yet looks like JSON: the values of secret-named keys
-    blanked. A secret-named object or array cannot be delimited without a parser, so
-    then nothing of the body is kept."""
-    held_object = False
-
-    def pair(match: re.Match[str]) -> str:
-        nonlocal held_object
-        if not is_secret(_json_text(match.group(1))):
-            return match.group(0)
-        if match.group(3) in ("{", "["):
-            held_object = True
-        return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
-
-    scrubbed = _JSON_PAIR.sub(pair, text)
-    if held_object:
-        return f"{REDACTED} (not valid JSON, with a secret-named object or array)"
+    blanked, strings read left to right. When a secret's value cannot be delimited
+    without a parser (an object or array), or a secret-named key is not in double
+    quotes, nothing of the body is kept."""
+    kept: list[str] = []
+    position = 0
+    while (start := text.find('"', position)) >= 0:
+        key = _STRING.match(text, start)
+        assert key is not None  # a quote always starts a string
+        colon = _COLON.match(text, key.end())
+        if colon is None or not is_secret(_json_text(key.group(0))):
+            kept.append(text[position : key.end()])
+            position = key.end()
+            continue
+        value_at = colon.end()
+        if text[value_at : value_at + 1] in ("{", "["):
+            return _UNREADABLE
+        value = (_STRING if text.startswith('"', value_at) else _SCALAR).match(text, value_at)
+        assert value is not None  # both match the empty string at least
+        kept += [text[position:value_at], f'"{REDACTED}"']
+        position = value.end()
+    scrubbed = "".join(kept) + text[position:]
+    for match in _LOOSE_KEY.finditer(scrubbed):
+        if is_secret(match.group(1) or match.group(2)):
+            return _UNREADABLE
     return scrubbed
 
 
+_UNREADABLE = f"{REDACTED} (not valid JSON, and a secret in it could not be delimited)"
+
+
 def _json_text(quoted: str) -> str:
-    """A JSON string's text from between its quotes (as it is, if its escapes are bad)."""
+    """A JSON string's text from its quoted form (as it is, if its escapes are bad)."""
     try:
-        return str(orjson.loads(f'"{quoted}"'))
+        return str(
+            orjson.loads(quoted if quoted.endswith('"') and len(quoted) > 1 else quoted + '"')
+        )
     except orjson.JSONDecodeError:
-        return quoted
+        return quoted.strip('"')
+
+
+#: One field of a form body: its name and its value, up to the next '&'.
+_FORM_FIELD = re.compile(r"(^|&)([^=&]*)=([^&]*)")
 
 
 def _scrub_form(text: str) -> str:
-    """A form body (``a=1&password=x``) with secret-named fields' values blanked; any
-    other text as it is."""
-    try:
-        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
-    except ValueError:  # not a form: some part has no '='
-        return text
-    if not any(is_secret(name) for name, _ in fields):
-        return text
-    return urlencode([(name, REDACTED if is_secret(name) else value) for name, value in fields])
+    """A form body (``a=1&password=x``) with secret-named fields' values blanked in place
+    (names read as forms encode them: ``pass%77ord``, ``api+key``); other text as it is."""
+
+    def field(match: re.Match[str]) -> str:
+        if not is_secret(unquote_plus(match.group(2))):
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}={quote(REDACTED)}"
+
+    return _FORM_FIELD.sub(field, text)
