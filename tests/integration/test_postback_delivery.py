@@ -525,37 +525,47 @@ def test_a_trigger_created_here_applies_to_the_next_change_at_once(shop: Shop) -
 
 
 def test_subscribing_a_facility_again_redirects_its_queued_hand_offs(shop: Shop) -> None:
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from pressline.orders.tables import orders
-    from pressline.postbacks.tables import postback_deliveries
+    from pressline.postbacks.tables import postback_deliveries as table
     from pressline.production import service as production
 
     order_id = uuid.UUID(shop.submit())
     old, new = generate_secret(), generate_secret()
+    now = utcnow()
+    later = now + timedelta(hours=10)  # a retry far off, for the old receiver
     with shop.database.transaction() as conn:
         facility = conn.execute(
             select(orders.c.fulfillment_facility_id).where(orders.c.id == order_id)
         ).scalar_one()
-        for purpose, url in (("facility.submit", "https://old.example/orders"),
-                             ("facility.cancel", "https://old.example/cancels")):  # fmt: skip
-            enqueue_delivery(
-                conn, purpose=purpose, url=url, body="{}", content_type="application/json",
-                now=utcnow(), order_id=order_id, secret=old,
-            )  # fmt: skip
+        queued = {
+            purpose: enqueue_delivery(
+                conn, purpose=purpose, url="https://old.example/x", body="{}",
+                content_type="application/json", now=now, order_id=order_id, secret=old,
+            )
+            for purpose in ("facility.submit", "facility.cancel", "facility.cancel.held")
+        }  # fmt: skip
+        conn.execute(update(table).where(table.c.id == queued["facility.submit"])
+                     .values(next_attempt_at=later))  # fmt: skip
+        conn.execute(update(table).where(table.c.id == queued["facility.cancel.held"])
+                     .values(purpose="facility.cancel", lease=uuid.uuid4(),
+                             locked_until=later))  # a worker is sending it right now  # fmt: skip
         production.subscribe(
             conn, facility_id=facility, submit_url="https://new.example/orders",
-            cancel_url=None, secret=new, now=utcnow(),
+            cancel_url=None, secret=new, now=now,
         )  # fmt: skip
-        rows = conn.execute(
-            select(postback_deliveries).where(postback_deliveries.c.order_id == order_id)
-        ).all()
-    by_purpose = {row.purpose: row for row in rows}
-    submit, cancel = by_purpose["facility.submit"], by_purpose["facility.cancel"]
+        rows = {row.id: row for row in conn.execute(select(table)).all()}
+    submit = rows[queued["facility.submit"]]
     assert (submit.url, submit.secret, submit.status) == (
-        "https://new.example/orders", new, "pending"
-    )  # fmt: skip
-    assert cancel.status == "disabled"  # no cancel URL any more: the facility pulls cancels
+        "https://new.example/orders",
+        new,
+        "pending",
+    )
+    assert submit.next_attempt_at == now  # due at once, at its new receiver
+    # No cancel URL any more: the facility pulls cancels. One in flight finishes its attempt.
+    assert rows[queued["facility.cancel"]].status == "disabled"
+    assert rows[queued["facility.cancel.held"]].status == "pending"
 
 
 def test_a_receiver_that_does_not_answer_holds_up_only_its_own_orders_deliveries(

@@ -17,7 +17,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from pressline.accounts.tables import customers
 from pressline.db import AnyRow, storable_text
@@ -138,17 +148,23 @@ def redirect_pending(
     now: datetime,
 ) -> int:
     """Send the pending deliveries of ``purpose`` for ``order_ids`` (a subquery) to
-    ``url`` signed with ``secret`` from now on; with no ``url``, they are disabled (the
-    receiver has none any more). How many changed."""
-    values: dict[str, Any] = {"url": url, "secret": secret, "updated_at": now}
-    if url is None:
-        values = {"status": DeliveryStatus.DISABLED, "next_attempt_at": None, "updated_at": now}
-    done = conn.execute(
+    ``url`` signed with ``secret`` from now on, due at once (a retry's wait was the old
+    receiver's); with no ``url``, they are disabled (the receiver has none any more).
+    A delivery a worker holds right now keeps its attempt: it is redirected, not made
+    due again, and not disabled. How many changed."""
+    free = _D.lease.is_(None) | (_D.locked_until < now)
+    query = (
         update(postback_deliveries)
         .where(_D.status == DeliveryStatus.PENDING, _D.purpose == purpose)
         .where(_D.order_id.in_(order_ids))
-        .values(**values)
     )
+    if url is None:
+        values: dict[str, Any] = {"status": DeliveryStatus.DISABLED, "next_attempt_at": None}
+        query = query.where(free)
+    else:
+        due = case((free, now), else_=_D.next_attempt_at)
+        values = {"url": url, "secret": secret, "next_attempt_at": due}
+    done = conn.execute(query.values(**values, updated_at=now))
     return done.rowcount
 
 
