@@ -479,6 +479,23 @@ def test_packages_that_list_their_items_ship_only_those_items(
     assert queued.of(order_id).count("order.shipped") == 1
 
 
+def test_the_rest_of_an_item_already_in_transit_ships_in_a_later_package(
+    handed_off: tuple[str, Facility], caller: Caller
+) -> None:
+    order_id, facility = handed_off
+    first = [{"id": "box-1", "items": [{"itemId": "line-1", "quantity": 1}]}]
+    assert facility.report(order_id, "shipped", packages=first).status_code == 200
+    assert facility.report(order_id, "in_transit", items=[{"itemId": "line-1"}]).status_code == 200
+    rest = [{"id": "box-2", "items": [{"itemId": "line-1", "quantity": 2}, {"itemId": "line-2"}]}]
+
+    response = facility.report(order_id, "shipped", packages=rest)
+
+    assert response.status_code == 200, response.text
+    order = caller.get(order_id).json()
+    assert statuses(order) == ("shipped", ["in_transit", "shipped"])  # line-1 stays ahead
+    assert [p["id"] for p in order["shipment"]["packages"]] == ["box-1", "box-2"]
+
+
 def test_partial_cancel_by_item_quantity(
     handed_off: tuple[str, Facility], caller: Caller, queued: Outbox
 ) -> None:

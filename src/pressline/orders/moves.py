@@ -124,12 +124,16 @@ class OrderChange:
         """
         transition(self.order_status, target, self.actor)
         for item in self.items:
-            current = self.statuses[item.id]
-            if current is F.CANCELED or current is target:
-                continue
-            if current in _FORWARD and target in _FORWARD and _RANK[current] > _RANK[target]:
-                continue
-            self.move_item(item, target, message)
+            if self.still_to_reach(item, target):
+                self.move_item(item, target, message)
+
+    def still_to_reach(self, item: AnyRow, target: FulfillmentStatus) -> bool:
+        """Whether an order-level move to ``target`` moves ``item``: not when it is
+        canceled, already there, or further along the way to the customer."""
+        current = self.statuses[item.id]
+        if current is F.CANCELED or current is target:
+            return False
+        return not (current in _FORWARD and target in _FORWARD and _RANK[current] > _RANK[target])
 
     def cancel(self, lines: Sequence[CancelLine] | None, message: str) -> None:
         """Cancel whole items or part of their quantity (``None``: everything left)."""

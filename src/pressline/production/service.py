@@ -186,7 +186,9 @@ def report_status(
             _lines(change, package.items, f"packages[{index}].items")
             for index, package in enumerate(body.packages)
         )
-        named = list({item.id: item for items in packed for item in items}.values())
+        items = {item.id: item for lines in packed for item in lines}.values()
+        # As for the whole order: an item already shipped (or canceled) stays where it is.
+        named = [item for item in items if change.still_to_reach(item, target)]
     if target is F.CANCELED:
         cancel = None
         if named is not None and body.items is not None:
