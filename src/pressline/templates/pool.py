@@ -26,7 +26,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Hashable, Mapping
 from functools import partial
 from typing import Any
@@ -49,6 +48,7 @@ from pressline.templates.model import (
     TemplateOutputInvalid,
     TemplateSource,
 )
+from pressline.templates.turns import TurnQueue
 from pressline.templates.worker import Job
 
 log = logging.getLogger(__name__)
@@ -87,57 +87,6 @@ class _Conversation:
         self.timer: asyncio.TimerHandle | None = None  # waiting for a worker, then rendering
 
 
-class _FairQueue:
-    """Renders waiting for a worker: one line per owner. A free worker goes to the
-    owner served least recently (a render handed a worker at once counts too)."""
-
-    #: Owners whose last turn is remembered beyond their queued renders.
-    REMEMBERED = 4096
-
-    def __init__(self) -> None:
-        self._lines: dict[Hashable, deque[_Conversation]] = {}
-        self._last_turn: dict[Hashable, int] = {}
-        self._turns = 0
-
-    def __bool__(self) -> bool:
-        return bool(self._lines)
-
-    def append(self, conversation: _Conversation) -> None:
-        self._lines.setdefault(conversation.owner, deque()).append(conversation)
-
-    def served(self, owner: Hashable) -> None:
-        """``owner`` had a worker now."""
-        self._turns += 1
-        self._last_turn[owner] = self._turns
-        if len(self._last_turn) > self.REMEMBERED:  # forget owners with nothing queued
-            self._last_turn = {o: t for o, t in self._last_turn.items() if o in self._lines}
-
-    def popleft(self) -> _Conversation:
-        """The first render of the owner whose turn it is (first come among equals)."""
-        owner = min(self._lines, key=lambda o: self._last_turn.get(o, 0))
-        line = self._lines[owner]
-        conversation = line.popleft()
-        if not line:
-            del self._lines[owner]
-        self.served(owner)
-        return conversation
-
-    def remove(self, conversation: _Conversation) -> None:
-        """Take ``conversation`` out of its line (ValueError if it is not queued)."""
-        line = self._lines.get(conversation.owner)
-        if line is None:
-            raise ValueError("not queued")
-        line.remove(conversation)
-        if not line:
-            del self._lines[conversation.owner]
-
-    def drain(self) -> list[_Conversation]:
-        """Every queued render, the queue left empty."""
-        drained = [conversation for line in self._lines.values() for conversation in line]
-        self._lines.clear()
-        return drained
-
-
 class RenderPool:
     """Worker processes that render templates; thread-safe, started lazily.
 
@@ -156,7 +105,7 @@ class RenderPool:
         self._cond = threading.Condition()
         self._idle: list[WorkerProcess] = []
         self._workers: set[WorkerProcess] = set()  # idle and busy
-        self._queue = _FairQueue()  # async renders waiting for a worker
+        self._queue: TurnQueue[_Conversation] = TurnQueue()  # async renders waiting for a worker
         #: Workers given to an async render, from the hand-over to its end.
         self._busy: dict[WorkerProcess, _Conversation] = {}
         self._starting = 0
@@ -324,6 +273,7 @@ class RenderPool:
         while self._queue:
             conversation = self._queue.popleft()
             if not conversation.future.done():  # else cancelled or timed out while queued
+                self._queue.served(conversation.owner)
                 return conversation
         return None
 
