@@ -34,8 +34,9 @@ class Purge(Protocol):
     def __call__(self, conn: Connection, *, before: datetime, limit: int) -> int: ...
 
 
-def purge_in_chunks(transaction: Callable[[], AbstractContextManager[Connection]], purge: Purge,
-                    *, before: datetime) -> int:  # fmt: skip
+def purge_in_chunks(
+    transaction: Callable[[], AbstractContextManager[Connection]], purge: Purge, *, before: datetime
+) -> int:
     """Delete every row older than ``before``, a chunk per ``transaction()``; how many."""
     total = 0
     while True:
