@@ -159,3 +159,8 @@ def test_a_hostile_mebibyte_is_scrubbed_and_cut_in_one_pass(body: bytes) -> None
     # Each of these took seconds to minutes with patterns that rescanned the text.
     logged = redact(body, limit=65_536) or ""
     assert logged.endswith("characters]") and len(logged) < 65_600
+
+
+def test_a_long_json_body_compacted_below_the_limit_is_not_called_cut() -> None:
+    body = ('{"token": "t", ' + " " * 200 + '"name": "x"}').encode()
+    assert redact(body, limit=100) == '{"token":"[redacted]","name":"x"}'

@@ -94,11 +94,11 @@ def _closing_tag(text: str, name: str, start: int) -> int:
     """Where the element ``name`` opened before ``start`` closes (its nested namesakes
     counted), or the end of the text."""
     depth = 1
-    for tag in re.finditer(rf"<(/?){re.escape(name)}(?=[\s/>])[^<>]*>", text[start:]):
+    for tag in re.compile(rf"<(/?){re.escape(name)}(?=[\s/>])[^<>]*>").finditer(text, start):
         if tag.group(1):
             depth -= 1
             if depth == 0:
-                return start + tag.start()
+                return tag.start()
         elif not tag.group(0).endswith("/>"):
             depth += 1
     return len(text)
@@ -128,30 +128,32 @@ def redact(body: bytes | None, *, limit: int, scrub: bool = True) -> str | None:
     if not body:
         return None
     text = body.decode("utf-8", "replace")
-    total = len(text)
+    dropped = 0
     if scrub and _may_hold_secrets(body):
-        text = _scrubbed(body, text, limit)
-    if total > limit or len(text) > limit:
-        dropped = max(total, len(text)) - limit
-        text = f"{text[:limit]}…[truncated {dropped} characters]"
-    return text
+        text, dropped = _scrubbed(body, text, limit)
+    if len(text) > limit:
+        dropped += len(text) - limit
+        text = text[:limit]
+    return f"{text}…[truncated {dropped} characters]" if dropped else text
 
 
-def _scrubbed(body: bytes, text: str, limit: int) -> str:
-    """``text`` with its secrets replaced. Bodies that do not parse are scrubbed only as
-    far as they are kept (``limit``), so the scan never outgrows what is stored."""
+def _scrubbed(body: bytes, text: str, limit: int) -> tuple[str, int]:
+    """``text`` with its secrets replaced, and how many characters were cut off first.
+    Bodies that do not parse are scrubbed only as far as they are kept (``limit``), so
+    the scan never outgrows what is stored."""
     stripped = body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()  # a BOM, as parsers allow
+    kept, dropped = text[:limit], max(len(text) - limit, 0)
     if stripped[:1] in (b"{", b"["):
         try:
             value = orjson.loads(stripped)
         except orjson.JSONDecodeError:
-            return _scrub_broken_json(text[:limit])
+            return _scrub_broken_json(kept), dropped
         hits: list[str] = []
         scrubbed = _scrub(value, hits)
-        return orjson.dumps(scrubbed).decode() if hits else text
+        return (orjson.dumps(scrubbed).decode() if hits else text), 0
     if stripped[:1] == b"<":
-        return _scrub_xml(text[:limit])
-    return _scrub_form(text[:limit])
+        return _scrub_xml(kept), dropped
+    return _scrub_form(kept), dropped
 
 
 #: A JSON string from its opening quote (escapes allowed; cut short, to the end).
