@@ -595,3 +595,28 @@ def test_a_receiver_that_does_not_answer_holds_up_only_its_own_orders_deliveries
         "delivered",
         "delivered",
     ]
+
+
+def test_stopping_lets_every_lanes_attempt_finish_and_gives_the_rest_back(
+    shop: Shop, receiver: Receiver, postback_settings: Settings
+) -> None:
+    orders = [shop.submit(), shop.submit()]  # two lanes, two deliveries each
+    shop.trigger(url=f"{receiver.url}/hook")
+    for order_id in orders:
+        shop.enqueue(order_id, SHIPPED)
+        shop.enqueue(order_id, SHIPPED)
+    receiver.hold = threading.Event()
+    sender = worker(shop.database, postback_settings)
+    attempted: list[int] = []
+    stepping = threading.Thread(target=lambda: attempted.append(sender.step()))
+    stepping.start()
+    try:
+        receiver.wait_for(2)  # each lane's first attempt is in flight
+        sender.stop()
+    finally:
+        receiver.hold.set()
+        stepping.join(30)
+    assert attempted == [2] and len(receiver.requests) == 2
+    statuses = sorted(d.status for d in shop.deliveries())
+    assert statuses == ["delivered", "delivered", "pending", "pending"]
+    assert all(d.lease is None for d in shop.deliveries())  # given back, due again at once
