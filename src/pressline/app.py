@@ -22,7 +22,7 @@ from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database
 from pressline.deps import API_KEY_SCHEME
-from pressline.error_schemas import ErrorBody
+from pressline.error_schemas import ErrorBody, error_content
 from pressline.errors import DomainError
 from pressline.health import router as health_router
 from pressline.idempotency import openapi as idempotency_openapi
@@ -85,7 +85,7 @@ TOO_MANY_REQUESTS = {
         },
         **RATE_LIMIT_HEADERS,
     },
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    "content": error_content(),
 }
 
 #: Read only on an "All Customers" connector, which acts for the customer it names.

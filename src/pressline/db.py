@@ -591,9 +591,10 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A synchronous transaction outside the writer (the CLI, the worker on PostgreSQL,
-        start-up): commits on success, rolls back on error. On SQLite it takes the write
-        lock itself; a thread of a serving process writes with ``write_blocking``."""
+        """A synchronous transaction outside the batching writer (the CLI, start-up, the
+        delivery worker's claims and records): commits on success, rolls back on error.
+        On SQLite it takes the file's write lock itself, beside the writer; work that
+        should share the writer's commits goes through ``write_blocking`` (the timers)."""
         with self.write_engine.begin() as conn:
             yield conn
 

@@ -7,6 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+#: Where the OpenAPI document keeps the error body's schema.
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+
+
+def error_content() -> dict[str, Any]:
+    """A response's ``content`` that is the error body: a new dict each time, as each
+    response gets its own example (``openapi_errors``)."""
+    return {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}}
+
 
 class ErrorItem(BaseModel):
     type: str

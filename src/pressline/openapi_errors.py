@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from pressline import errors as e
+from pressline.error_schemas import ERROR_BODY_REF
 from pressline.http_errors import error_body, internal_error_body
 from pressline.orders import examples
 from pressline.orders.fields import CONTROLS_MESSAGE
@@ -22,7 +23,6 @@ REQUEST_ID = "req_5f0c7a8e9b2d4c1fa3e6"
 _ORDER_ID = examples.GET_ORDER_RESPONSE["id"]
 _REFERENCE = "order-1001"
 _ORDER = "/api/{prefix}/{orderId}"
-_ERROR_BODY = "#/components/schemas/ErrorBody"
 
 _BY_STATUS: dict[str, e.DomainError] = {
     "400": e.ValidationFailed(
@@ -78,7 +78,7 @@ def add_examples(path: str, operation: dict[str, Any], method: str) -> None:
     responses: dict[str, Any] = operation["responses"]
     for status, response in responses.items():
         content = response.get("content", {}).get("application/json")
-        if content is None or content.get("schema", {}).get("$ref") != _ERROR_BODY:
+        if content is None or content.get("schema", {}).get("$ref") != ERROR_BODY_REF:
             continue
         if status == "500":
             content["example"] = internal_error_body(REQUEST_ID)

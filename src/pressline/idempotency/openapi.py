@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pressline.error_schemas import error_content
 from pressline.idempotency.keys import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
 
 #: (path, method) of the operations that take an Idempotency-Key.
@@ -63,5 +64,5 @@ def document(path: str, method: str, operation: dict[str, Any], *, hours: int) -
     responses["409"]["description"] += IN_USE
     responses["422"] = {
         "description": REUSED.format(hours=hours),
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        "content": error_content(),
     }

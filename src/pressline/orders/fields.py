@@ -77,7 +77,7 @@ def _refused_controls() -> PydanticCustomError:
 
 
 def no_controls(value: str) -> str:
-    if _CONTROL.search(value):
+    if has_controls(value):
         raise _refused_controls()
     return value
 

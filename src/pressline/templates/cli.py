@@ -58,8 +58,8 @@ VersionOption = Annotated[
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        return _read_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc}") from None
 
 
@@ -308,10 +308,15 @@ def _file_template(
     path: Path, type_: TemplateType, input_format: Format | None, output_format: Format | None,
     input_file: Path,
 ) -> TemplateSource:  # fmt: skip
-    guessed_in = Format.XML if input_file.suffix.lower() == ".xml" else Format.JSON
     return store.template_source(
-        path.stem, 1, type_, input_format or guessed_in, output_format or Format.JSON, _read(path)
-    )
+        path.stem, 1, type_, input_format or _format_of(input_file),
+        output_format or Format.JSON, _read(path),
+    )  # fmt: skip
+
+
+def _format_of(path: Path) -> Format:
+    """A sample file's format, by its suffix."""
+    return Format.XML if path.suffix.lower() == ".xml" else Format.JSON
 
 
 def _lookup_files(specs: list[str]) -> list[LookupTable]:
@@ -382,9 +387,8 @@ def render_command(
 def _customer_request(path: Path) -> JsonValue:
     """The customer's request from a file, read as the server reads it for a response
     template (by its request template's input format; here, by the file's suffix)."""
-    fmt = Format.XML if path.suffix.lower() == ".xml" else Format.JSON
     try:
-        return parse(_read_bytes(path), fmt)
+        return parse(_read_bytes(path), _format_of(path))
     except PayloadError as exc:
         raise ValidationFailed(
             [FieldError("invalid_input", "--request", f"{path}: {exc}")]
