@@ -155,8 +155,9 @@ def test_a_body_with_nothing_to_redact_is_stored_as_it_came() -> None:
     [b'{"token' + b'\\"' * 500_000, b"<a " * 350_000, b'{"a\\u0041": "' + b'\\"' * 500_000],
     ids=["json-escaped-quotes", "xml-unclosed-tags", "json-escapes-only"],
 )
-def test_a_hostile_mebibyte_is_scrubbed_and_cut_in_one_pass(body: bytes) -> None:
-    # Each of these took seconds to minutes with patterns that rescanned the text.
+def test_a_hostile_mebibyte_is_scrubbed_and_cut(body: bytes) -> None:
+    # Each of these took seconds to minutes with patterns that rescanned the text; this
+    # checks the result, not the time (timings are measured outside the tests).
     logged = redact(body, limit=65_536) or ""
     assert logged.endswith("characters]") and len(logged) < 65_600
 
