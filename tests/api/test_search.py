@@ -264,6 +264,26 @@ def test_every_iso_8601_shape_the_docs_name_is_accepted(caller: Caller, date: st
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize(
+    ("window", "found"),
+    [
+        ({"endDate": "9999-12-31"}, True),  # "no end"
+        ({"endDate": "9999-12-31T23:59:59.5Z"}, True),
+        ({"startDate": "0001-01-01T00:00:00+01:00", "endDate": "9999-12-31T23:59:59-12:00"}, True),
+        ({"startDate": "0001-01-01", "endDate": "0001-01-01T00:00:00+01:00"}, False),
+        ({"startDate": "9999-12-31T23:59:59-12:00"}, False),
+    ],
+)
+def test_bounds_at_the_ends_of_the_calendar_search_as_far_as_they_reach(
+    caller: Caller, window: dict[str, str], found: bool
+) -> None:
+    created = caller.submit(order_body()).json()
+    response = caller.search({**window, "orderReferenceId": created["orderReferenceId"]})
+    assert response.status_code == 200, response.text
+    ids = [order["id"] for order in response.json()["orders"]]
+    assert ids == ([created["id"]] if found else [])
+
+
 # --- limit and pagination over many orders sharing creation times ---------------------
 
 MANY = 105

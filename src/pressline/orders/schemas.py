@@ -57,6 +57,11 @@ MAX_FILES = 20
 MAX_METADATA = 20
 MAX_QUANTITY = 100_000
 MAX_SEARCH_LIMIT = 100
+#: Search bounds are held within these (every order lies between them, so the result
+#: is the same): "endDate": "9999-12-31" means "no end", and the search's arithmetic on
+#: a bound stays inside datetime's range.
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_8601 = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$",
@@ -443,9 +448,15 @@ class OrderSearch(_Model):
     @field_validator("start_date", "end_date")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-12:00 is past datetime's range in UTC
+            return _LATEST if value.year > 1 else _EARLIEST
+        return min(max(value, _EARLIEST), _LATEST)
 
     def reference_filter(self) -> list[str]:
         refs = list(self.order_reference_ids)
