@@ -470,6 +470,28 @@ def test_an_item_names_its_product_by_uid_or_by_name_and_variant_never_both(
     assert _rejected(caller.submit(_body(items=[item]))) == {(f"items[0].{param}", code)}
 
 
+@pytest.mark.parametrize(
+    ("product", "param", "code"),
+    [PRODUCT_CASES["neither"], PRODUCT_CASES["name-only"]],
+    ids=["neither", "name-only"],
+)
+def test_a_missing_product_is_named_beside_the_items_other_errors(
+    caller: Caller, product: dict[str, Any], param: str, code: str
+) -> None:
+    item = _item("I1", **product)
+    if "productUid" not in product:
+        del item["productUid"]
+    item["quantity"] = 0
+    second = _item("I2", **product)
+    if "productUid" not in product:
+        del second["productUid"]
+    assert _rejected(caller.submit(_body(items=[item, second]))) == {
+        ("items[0].quantity", "too_small"),
+        (f"items[0].{param}", code),
+        (f"items[1].{param}", code),  # once, though both checks find it
+    }
+
+
 # --- unknown and server-owned fields -------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from pressline.orders.schemas import (
     MAX_UID_LENGTH,
     MAX_VARIANT_OPTIONS,
     MAX_VARIANT_TEXT,
+    product_naming_gap,
     sent_field,
 )
 
@@ -139,6 +140,10 @@ def with_catalog_errors(
     # Only what the schema would let through to the catalog: at most MAX_ITEMS items and
     # names within their lengths (a 1 MiB productUid took the catalog a minute).
     for index, item in enumerate(items[:MAX_ITEMS] if isinstance(items, list) else []):
+        gap = product_naming_gap(*_sent_naming(item)) if isinstance(item, dict) else None
+        if gap is not None:
+            field, error = gap
+            found.append(FieldError(error.type, f"items[{index}].{field}", error.message()))
         named = _sent_product(item)
         if named is not None and _within_limits(*named):
             resolved = _resolve_item(reference, own, index, *named)
@@ -158,11 +163,18 @@ def _covered(param: str, faulted: list[str]) -> bool:
     return any(f == param or f.startswith((f"{param}.", f"{param}[")) for f in faulted)
 
 
+def _sent_naming(item: object) -> tuple[object, object, object]:
+    """A sent item's productUid, productName and productVariant, as sent."""
+    return (
+        sent_field(item, "productUid", "product_uid"),
+        sent_field(item, "productName", "product_name"),
+        sent_field(item, "productVariant", "product_variant"),
+    )
+
+
 def _sent_product(item: object) -> tuple[str | None, str | None, dict[str, str] | None] | None:
     """How a sent item names its product, when it names it in exactly one well-typed way."""
-    uid = sent_field(item, "productUid", "product_uid")
-    name = sent_field(item, "productName", "product_name")
-    variant = sent_field(item, "productVariant", "product_variant")
+    uid, name, variant = _sent_naming(item)
     if isinstance(uid, str) and name is None and variant is None:
         return uid.strip(), None, None
     if (
