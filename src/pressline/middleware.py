@@ -128,7 +128,7 @@ class EdgeMiddleware:
             await _send_error(exchange.send, BodyTooLarge(self.max_body_bytes), exchange.request_id)
             return
         exchange.body_left = chunked or (length is not None and length != b"0")
-        receive = self._limited(receive, exchange)
+        receive = self._limited(receive, exchange, scope.get("http_version", "1.1"))
         if repeated_key and scope["path"].startswith(_KEYED_PATHS):
             # Which of two keys is the caller? The rate limit counted the last and the
             # routes authenticated the first, so a junk second key escaped the limit.
@@ -186,7 +186,7 @@ class EdgeMiddleware:
             return None
         return presented.known or self.known.verified(presented.key, presented.secret)
 
-    def _limited(self, receive: Receive, exchange: _Exchange) -> Receive:
+    def _limited(self, receive: Receive, exchange: _Exchange, http_version: str) -> Receive:
         received = 0
         limit = self.max_body_bytes
         sink = exchange.request_body
@@ -201,7 +201,12 @@ class EdgeMiddleware:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > limit:
-                exchange.body_left = False  # never read on: the connection is dropped
+                # Never read on: the server drops the connection after the 413, which
+                # says so, or the client's next request on it would be lost (HTTP/2
+                # ends the stream alone, and has no Connection header).
+                exchange.body_left = False
+                if http_version.startswith("1"):
+                    exchange.extra.append((b"connection", b"close"))
                 raise BodyTooLarge(limit)
             if sink is not None:
                 sink.append(chunk)

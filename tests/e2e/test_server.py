@@ -148,6 +148,31 @@ def test_error_responses_over_https_carry_hsts_and_the_error_body(server: Server
     assert "max-age=" in response.headers["strict-transport-security"]
 
 
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_a_body_over_the_cap_is_413_and_the_next_request_is_answered(
+    server: Server, chunked: bool
+) -> None:
+    """The server stops reading a body over the cap and drops the connection: the 413
+    says so (``connection: close``), so a client opens a new one for its next request
+    instead of losing it on a dead connection."""
+    headers = {"X-API-KEY": server.api_key(), "Content-Type": "application/json"}
+    big = b'{"x": "' + b"a" * (2 << 20) + b'"}'
+
+    def chunks() -> Any:
+        for start in range(0, len(big), 64 << 10):
+            yield big[start : start + (64 << 10)]
+
+    with server.client() as client:
+        refused = client.post(
+            "/api/sandbox/order", content=chunks() if chunked else big, headers=headers
+        )
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["type"] == "invalid_request"
+        assert refused.headers["connection"] == "close"
+        after = client.get("/api/sandbox/no-such-order", headers=headers)
+        assert after.status_code == 404
+
+
 def test_plain_http_listener_answers_403_https_required_without_redirect(server: Server) -> None:
     assert server.http_port is not None
     url = f"http://{HOST}:{server.http_port}/api/sandbox/order"
