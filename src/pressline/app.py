@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
@@ -196,6 +198,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, web.on_request_validation)
     app.add_exception_handler(StarletteHTTPException, web.on_http_exception)
     app.add_exception_handler(ClientDisconnect, web.on_client_disconnect)
+    app.add_exception_handler(DBAPIError, web.on_database_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, web.on_database_error)  # pool exhausted
     app.add_exception_handler(Exception, web.on_unexpected)
     app.add_middleware(
         EdgeMiddleware,

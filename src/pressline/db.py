@@ -43,7 +43,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -436,7 +437,10 @@ class BatchWriter:
                     time.sleep(random.uniform(0.5, 1.0) * 0.01 * 2**conflicts)  # noqa: S311 (jitter)
                     continue
                 if failed_at is None:  # BEGIN or COMMIT itself failed: nobody is committed
-                    log.exception("write batch of %d failed to commit", len(batch))
+                    if unavailable(exc):  # each request's 503 says so too: one line
+                        log.warning("write batch of %d not committed: %s", len(batch), why(exc))
+                    else:
+                        log.exception("write batch of %d failed to commit", len(batch))
                     for job in batch:
                         job.settle(error=exc)
                     return
@@ -456,7 +460,9 @@ class BatchWriter:
                     for job in batch[failed_at : failed_at + failed_run]:
                         job.bulk = None
                     continue
-                if not isinstance(failure, DomainError):
+                if failure is not None and unavailable(failure):
+                    log.warning("write job not committed: %s", why(failure))
+                elif not isinstance(failure, DomainError):
                     log.error("write job failed", exc_info=failure)
                 batch[failed_at].settle(error=failure)
                 del batch[failed_at]
@@ -498,6 +504,32 @@ def _together(bulk: Bulk, jobs: Sequence[_Job[Any]], conn: Connection) -> list[A
 
 def _disconnected(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+#: SQLite's errors that say the file cannot be used right now, not that a statement is
+#: wrong (sqlite3 reports both as OperationalError).
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached or used right now (the server
+    down, restarting or out of connections; the pool exhausted; the SQLite file locked or
+    unreadable), so that the request may succeed if retried, rather than a fault of
+    Pressline's."""
+    if isinstance(exc, SQLAlchemyTimeoutError) or _disconnected(exc):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        return str(exc.orig).startswith(_SQLITE_UNAVAILABLE)
+    return True  # psycopg's OperationalError: the connection, the server's resources
+
+
+def why(exc: BaseException) -> str:
+    """The first line of what the driver said (SQLAlchemy's own text adds the statement
+    and a link): enough for a log line about an unavailable database."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 #: Deadlock detected, serialization failure: the server rolled the transaction back

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -16,9 +17,12 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from pressline import errors as e
+from pressline.db import unavailable, why
 from pressline.http_errors import error_body, internal_error_body
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+log = logging.getLogger(__name__)
 
 # Pydantic's error types renamed to Pressline's stable codes; custom validators
 # already raise with Pressline codes and pass through unchanged.
@@ -228,6 +232,16 @@ async def on_client_disconnect(request: Request, exc: Exception) -> Response:
         "chunked encoding)"
     )
     return error_response(error, request_id(request))
+
+
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    """The database away (down, restarting, out of connections, locked): a 503 the client
+    may retry, and one log line; any other database error goes on to the 500 handler."""
+    if not unavailable(exc):
+        raise exc
+    rid = request_id(request)
+    log.warning("database unavailable: %s", why(exc), extra={"request_id": rid})
+    return error_response(e.ServiceUnavailable(), rid)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from pressline.config import Settings
-from pressline.db import AnyRow, Database, utcnow
+from pressline.db import AnyRow, Database, unavailable, utcnow, why
 from pressline.orders import timers
 from pressline.orders.statuses import FinancialStatus
 from pressline.postbacks import deliveries, triggers
@@ -96,8 +96,11 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             try:
                 busy = self.run_timers() + self.step()
-            except Exception:  # a database hiccup must not end the worker
-                log.exception("delivery worker loop failed; retrying")
+            except Exception as exc:  # a database hiccup must not end the worker
+                if unavailable(exc):  # one line a poll while the database is away
+                    log.warning("delivery worker: database unavailable (%s); retrying", why(exc))
+                else:
+                    log.exception("delivery worker loop failed; retrying")
                 busy = 0
             if not busy:
                 self._stopping.wait(self._settings.worker_poll_seconds)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from pressline.db import Database
+from pressline.db import Database, unavailable, why
 from pressline.requestlog import store
 from pressline.requestlog.redact import redact
 
@@ -111,8 +111,12 @@ class RequestRecorder:
             entries, self._pending = self._pending, []
             try:
                 return await self._db.write(partial(_write, entries=entries))
-            except Exception:
-                log.exception("writing %d request-log entries failed; they are lost", len(entries))
+            except Exception as exc:
+                message = "writing %d request-log entries failed; they are lost"
+                if unavailable(exc):  # one line, as the requests' 503s say it
+                    log.warning(message + ": %s", len(entries), why(exc))
+                else:
+                    log.exception(message, len(entries))
                 return 0
 
     def start(self, db: Database) -> None:
