@@ -8,7 +8,8 @@
 * counts ``/api/…`` requests against their API key's rate limit (``ratelimit``) and
   answers 429 over it, with the ``RateLimit`` headers on every counted response;
 * writes the access log line and the request metrics (``observability``);
-* hands each ``/api/…`` exchange, bodies included, to the request log (``requestlog``).
+* hands each ``/api/…`` exchange, bodies included, to the request log (``requestlog``);
+  of calls no key authenticated, a few a second and without their bodies.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class EdgeMiddleware:
         self.observer = observer
         self.recorder = recorder
         self.known = limiter.known if limiter is not None else known_keys
+        self._anonymous = requestlog_edge.AnonymousAllowance()
 
     def _is_https(self, scope: Scope) -> bool:
         if scope.get("scheme") == "https":
@@ -168,13 +170,16 @@ class EdgeMiddleware:
     def _record(self, scope: Scope, exchange: _Exchange, started: float) -> None:
         assert self.recorder is not None
         assert exchange.request_body is not None and exchange.response_body is not None
+        known = self._caller(exchange.presented)
+        if not requestlog_edge.authenticated(scope, known) and not self._anonymous.take():
+            return
         self.recorder.record(
             requestlog_edge.entry(
                 scope,
                 request_id=exchange.request_id,
                 status=exchange.status or 500,
                 started=started,
-                known=self._caller(exchange.presented),
+                known=known,
                 request_body=exchange.request_body,
                 response_body=exchange.response_body,
             )

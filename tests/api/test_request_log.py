@@ -12,6 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from pressline import purging
+from pressline.app import create_app
+from pressline.config import Settings
 from pressline.db import Database, utcnow
 from pressline.errors import ValidationFailed
 from pressline.orders import journal
@@ -148,6 +150,32 @@ def test_unauthenticated_calls_are_logged_without_a_customer(
     flush(client)
     [entry] = entries(database, caller)
     assert (entry.status, entry.customer_reference_id) == (401, None)
+
+
+def test_calls_no_key_authenticated_are_logged_a_few_a_second_without_bodies(
+    settings: Settings, database: Database, caller: Caller
+) -> None:
+    """Anyone can send these, with no rate limit: they must not fill the disk. (An app
+    of its own: the allowance is the process's, and the shared app's other tests'.)"""
+    big = json.dumps({"filler": "x" * 60_000})
+    forged = {"X-API-KEY": f"{caller.api_key.split(':')[0]}:wrong"}
+    app = create_app(settings, database=database)
+    with TestClient(app, base_url="https://testserver") as client:
+        for headers in ({}, {"X-API-KEY": "nonsense"}, forged):
+            for _ in range(20):
+                answer = client.post(f"{caller.base}/order", content=big, headers={
+                    **headers, "Content-Type": "application/json"})  # fmt: skip
+                assert answer.status_code == 401
+        own = client.post(f"{caller.base}/order", json=order_body(), headers=caller.headers)
+        assert own.status_code == 200  # a customer's own call: in full
+        flush(client)
+    logged = entries(database, caller)
+    anonymous = [entry for entry in logged if entry.status == 401]
+    # ANONYMOUS_PER_SECOND (10) in each second the 60 calls spanned
+    assert 10 <= len(anonymous) < 60
+    assert {(entry.request_body, entry.response_body) for entry in anonymous} == {(None, None)}
+    [kept] = [entry for entry in logged if entry.status == 200]
+    assert kept.request_body and kept.response_body
 
 
 def test_a_url_with_a_nul_is_logged_with_a_stand_in(

@@ -19,6 +19,38 @@ from pressline.accounts.service import KnownKey
 from pressline.db import storable_text, utcnow
 from pressline.requestlog.recorder import Entry
 
+#: Entries one process records each second for calls no key authenticated. Anyone can
+#: make those, as fast as the network allows and with no rate limit to stop them (the
+#: limit counts keys): each is recorded without its bodies, and no more than this many,
+#: so they cannot fill the disk. The access log still has a line for every one.
+ANONYMOUS_PER_SECOND = 10
+
+
+class AnonymousAllowance:
+    """The request log's room for calls no key authenticated: ``per_second`` a second.
+
+    One counter per process, on the event loop: ``limits``' stores would bring a key
+    space and an expiry thread for what is a single fixed window."""
+
+    def __init__(self, per_second: int = ANONYMOUS_PER_SECOND) -> None:
+        self.per_second = per_second
+        self._second = 0
+        self._taken = 0
+
+    def take(self) -> bool:
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._taken = second, 0
+        self._taken += 1
+        return self._taken <= self.per_second
+
+
+def authenticated(scope: Scope, known: KnownKey | None) -> bool:
+    """Whether a key authenticated the call: the route's, or the edge's for the reads."""
+    state: dict[str, Any] = scope.get("state") or {}
+    return state.get("caller") is not None or known is not None
+
+
 #: Statuses after which the request did act as its customer (authenticated, and for an
 #: "All Customers" connector with a known Customer-Reference-ID).
 _ANSWERED_AS_CUSTOMER = frozenset({200, 404, 405, 409, 422})
@@ -63,6 +95,7 @@ def entry(
     transformed = state.get("transformed_request")
     order_key = state.get("order_key") or params.get("orderId")
     seconds = time.perf_counter() - started
+    keyed = authenticated(scope, known)  # else anyone's bodies: not kept
     return Entry(
         id=request_id,
         at=utcnow() - timedelta(seconds=seconds),  # when the request arrived
@@ -75,7 +108,7 @@ def entry(
         order_id=state.get("order_id"),
         order_key=storable_text(order_key) if order_key else None,
         template=state.get("template"),
-        request_body=b"".join(request_body),
+        request_body=b"".join(request_body) if keyed else b"",
         transformed_request=transformed if isinstance(transformed, bytes) else None,
-        response_body=b"".join(response_body),
+        response_body=b"".join(response_body) if keyed else b"",
     )
