@@ -51,6 +51,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from pressline.errors import DomainError
+from pressline.files import create_private, private_dir
 
 if TYPE_CHECKING:
     from pressline.config import Settings
@@ -251,7 +252,8 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
             event.listen(engine, "connect", _postgresql_session)
         return read, write
     if sa_url.database and sa_url.database != ":memory:":
-        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(sa_url.database).parent)
+        create_private(Path(sa_url.database))
     connect_args = {"check_same_thread": False, "timeout": 30}
     read = create_engine(url, pool_size=pool_size, connect_args=connect_args, **common)
     write = create_engine(url, pool_size=1, max_overflow=2, connect_args=connect_args, **common)

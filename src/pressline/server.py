@@ -35,6 +35,7 @@ from pressline.accounts import service as accounts
 from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database, create_engines, utcnow
+from pressline.files import private_dir, write_private
 from pressline.migrate import upgrade
 from pressline.observability import configure_logging, granian_log_config
 
@@ -116,10 +117,8 @@ def ensure_demo(db: Database) -> str:
             ).key
             # Its orders move on their own (passed … delivered), firing real postbacks.
             repository.set_connector_sandbox(conn, DEMO_PREFIX, True)
-    DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(DEMO_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.header_value + "\n")
+    private_dir(DEMO_KEY_FILE.parent)
+    write_private(DEMO_KEY_FILE, f"{key.header_value}\n".encode())
     return key.header_value
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from pressline.files import private_dir, write_private
 
 VALIDITY = timedelta(days=825)  # the longest lifetime clients accept for a server certificate
 
@@ -23,7 +24,7 @@ def ensure_self_signed(directory: Path, *, now: datetime | None = None) -> tuple
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         if cert.not_valid_after_utc - now > timedelta(days=30):
             return cert_path, key_path
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     cert = (
@@ -52,8 +53,6 @@ def ensure_self_signed(directory: Path, *, now: datetime | None = None) -> tuple
         serialization.PrivateFormat.PKCS8,  # granian reads PKCS#8 only
         serialization.NoEncryption(),
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key_bytes)
+    write_private(key_path, key_bytes)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
