@@ -126,11 +126,14 @@ class EdgeMiddleware:
             await _send_error(exchange.send, HttpsRequired(), exchange.request_id)
             return
         length, api_key, chunked, repeated_key = _read_headers(scope["headers"])
+        http1 = scope.get("http_version", "1.1").startswith("1")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            if http1:  # the body is never read: see _limited
+                exchange.extra.append(_CLOSE)
             await _send_error(exchange.send, BodyTooLarge(self.max_body_bytes), exchange.request_id)
             return
         exchange.body_left = chunked or (length is not None and length != b"0")
-        receive = self._limited(receive, exchange, scope.get("http_version", "1.1"))
+        receive = self._limited(receive, exchange, http1)
         if repeated_key and scope["path"].startswith(_KEYED_PATHS):
             # Which of two keys is the caller? The rate limit counted the last and the
             # routes authenticated the first, so a junk second key escaped the limit.
@@ -191,7 +194,7 @@ class EdgeMiddleware:
             return None
         return presented.known or self.known.verified(presented.key, presented.secret)
 
-    def _limited(self, receive: Receive, exchange: _Exchange, http_version: str) -> Receive:
+    def _limited(self, receive: Receive, exchange: _Exchange, http1: bool) -> Receive:
         received = 0
         limit = self.max_body_bytes
         sink = exchange.request_body
@@ -210,8 +213,8 @@ class EdgeMiddleware:
                 # says so, or the client's next request on it would be lost (HTTP/2
                 # ends the stream alone, and has no Connection header).
                 exchange.body_left = False
-                if http_version.startswith("1"):
-                    exchange.extra.append((b"connection", b"close"))
+                if http1:
+                    exchange.extra.append(_CLOSE)
                 raise BodyTooLarge(limit)
             if sink is not None:
                 sink.append(chunk)
@@ -249,6 +252,9 @@ class _Exchange:
             self.response_body.append(message.get("body", b""))
         await self._send(message)
 
+
+#: For an HTTP/1.1 answer after which the server drops the connection.
+_CLOSE = (b"connection", b"close")
 
 #: The APIs that read X-API-KEY (health and documentation do not).
 _KEYED_PATHS = ("/api/", "/production/")
