@@ -12,15 +12,16 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
+from sqlalchemy.exc import OperationalError
 
 from pressline import server
 from pressline.accounts.cli import connectors, customers, endpoint_urls, keys
 from pressline.catalog.cli import customer_products, reference_app
-from pressline.cli_support import console, err_console
+from pressline.cli_support import console, database_failure, err_console
 from pressline.config import Settings, get_settings
 from pressline.db import Database
 from pressline.idempotency.cli import idempotency
-from pressline.migrate import upgrade
+from pressline.migrate import Migrated, upgrade
 from pressline.orders import examples
 from pressline.orders.cli import orders
 from pressline.postbacks.cli import deliveries as postback_deliveries
@@ -67,12 +68,14 @@ def serve(
         try:
             tls = server.resolve_tls(settings)
             held.enter_context(server.sole_server(settings))
-            server.prepare(settings)
+            _say_migrated(server.prepare(settings))
         except server.ServeError as exc:
             err_console.print(
                 f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(2) from None
+        except OperationalError as exc:
+            raise database_failure(exc, hint="is the database server running?") from None
         api_key = None
         if demo:
             db = Database(settings.database_url)
@@ -129,13 +132,33 @@ def worker() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database (PRESSLINE_DATABASE_URL) to the current schema."""
+    """Upgrade the database (PRESSLINE_DATABASE_URL) to the current schema.
+
+    Safe to run from several processes at once: the others wait, then have nothing to do.
+    A database a newer Pressline already migrated is left as it is.
+    """
     db = Database(get_settings().database_url)
     try:
-        upgrade(db.write_engine)
+        done = upgrade(db.write_engine)
+    except OperationalError as exc:
+        raise database_failure(exc, hint="is the database server running?") from None
     finally:
         db.close()
-    console.print("Database is up to date.")
+    _say_migrated(done)
+    if not done.ahead and done.before == done.after:
+        console.print(f"Database is up to date (revision {done.after}).")
+
+
+def _say_migrated(done: Migrated) -> None:
+    """What ``migrate`` and ``serve`` say when migrating changed or skipped something."""
+    if done.ahead:
+        err_console.print(
+            f"[yellow]warning:[/yellow] the database is at revision {done.before}, newer "
+            "than this Pressline knows: left as it is. Upgrade this Pressline.",
+            highlight=False,
+        )
+    elif done.before != done.after:
+        console.print(f"Database upgraded from revision {done.before or 'none'} to {done.after}.")
 
 
 @app.command()

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pressline.config import get_settings
-from pressline.db import Database
+from pressline.db import Database, why
 from pressline.errors import DomainError, InvalidReferenceFile, ValidationFailed
 
 console = Console()
@@ -40,16 +40,20 @@ def transaction() -> Iterator[Connection]:
         with db.transaction() as conn:
             yield conn
     except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        err_console.print(
-            f"[red]error:[/red] database error: {escape(reason)} "
-            "(is PRESSLINE_DATABASE_URL right, and has `pressline migrate` been run?)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        raise database_failure(exc, hint="has `pressline migrate` been run?") from None
     finally:
         db.close()
+
+
+def database_failure(exc: OperationalError | ProgrammingError, *, hint: str) -> typer.Exit:
+    """Say what the database answered in one line (not a traceback); exit status 1."""
+    err_console.print(
+        f"[red]error:[/red] database error: {escape(why(exc))} "
+        f"(is PRESSLINE_DATABASE_URL right, and {hint})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(1)
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:

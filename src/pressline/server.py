@@ -36,7 +36,7 @@ from pressline.catalog import service as catalog
 from pressline.config import Settings, get_settings
 from pressline.db import Database, create_engines, utcnow
 from pressline.files import private_dir, write_private
-from pressline.migrate import upgrade
+from pressline.migrate import Migrated, upgrade
 from pressline.observability import configure_logging, granian_log_config
 
 if TYPE_CHECKING:
@@ -122,7 +122,8 @@ def ensure_demo(db: Database) -> str:
     return key.header_value
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings) -> Migrated:
+    """Check what serving needs, and migrate the database."""
     if settings.workers > 1 and settings.is_sqlite:
         raise ServeError(
             "The embedded SQLite database runs one process (one writer); "
@@ -133,7 +134,7 @@ def prepare(settings: Settings) -> None:
             _check_port_free(settings.host, port)
     db = Database(settings.database_url)
     try:
-        upgrade(db.write_engine)
+        return upgrade(db.write_engine)
     finally:
         db.close()
 

@@ -7,6 +7,7 @@ exit and ``openapi`` also run through the installed console script.
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import uuid
@@ -23,7 +24,7 @@ from pressline.app import create_app
 from pressline.cli import app as cli
 from pressline.config import Settings, get_settings
 from pressline.orders import examples
-from tests.e2e.conftest import PRESSLINE, server_env
+from tests.e2e.conftest import PRESSLINE, free_port, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -108,15 +109,36 @@ def _customer_with_connector() -> tuple[str, str, str]:
 def test_migrate_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
     env = server_env(PRESSLINE_DATABASE_URL=f"sqlite:///{db}")
+    said = []
     for _ in range(2):
         done = subprocess.run(
             [PRESSLINE, "migrate"], env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr
-        assert "up to date" in done.stdout
+        said.append(done.stdout.strip())
+    assert said[0].startswith("Database upgraded from revision none to ")
+    assert said[1] == f"Database is up to date (revision {said[0].split()[-1].rstrip('.')})."
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert {"customers", "connectors", "api_keys", "orders", "order_items"} <= tables
+
+
+@pytest.mark.parametrize("command", [("migrate",), ("serve",)])
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{port}/pressline"
+    env = server_env(PRESSLINE_DATABASE_URL=url, PRESSLINE_PORT=str(free_port()))
+    done = subprocess.run(
+        [PRESSLINE, *command], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: database error: connection failed"), line
+    assert "is the database server running?" in line
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, select
 
 import pressline.accounts.tables
 import pressline.catalog.tables
@@ -21,9 +22,17 @@ import pressline.postbacks.tables
 import pressline.production.tables
 import pressline.requestlog.tables
 import pressline.templates.tables  # noqa: F401  (register every table on the metadata)
+from pressline.accounts import repository as account_records
 from pressline.accounts import service as accounts
-from pressline.db import create_engines, metadata, utcnow
-from pressline.migrate import alembic_config, upgrade
+from pressline.catalog.service import starter_reference
+from pressline.db import Database, create_engines, metadata, utcnow
+from pressline.migrate import Migrated, alembic_config, upgrade
+from pressline.orders import examples, service, timers
+from pressline.orders.schemas import OrderCreate
+from pressline.orders.statuses import FinancialStatus
+from pressline.orders.tables import order_timers
+from pressline.orders.tables import orders as orders_table
+from pressline.production import repository as production
 from tests.conftest import BACKENDS
 from tests.support.pg_fixtures import postgres_url
 from tests.support.pgcluster import PostgresCluster
@@ -134,12 +143,49 @@ def test_the_migrate_command_upgrades_a_database(fresh_engine: Engine) -> None:
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert current_revision(fresh_engine) == head_revision(fresh_engine)
+    head = head_revision(fresh_engine)
+    assert f"Database upgraded from revision none to {head}." in result.output
+    assert current_revision(fresh_engine) == head
     engine = create_engine(url)
     try:
         assert schema_diff(engine) == []
     finally:
         engine.dispose()
+
+
+def test_processes_migrating_at_once_wait_for_each_other(fresh_engine: Engine) -> None:
+    """Nodes starting together, or a deploy's `migrate` beside `serve`'s: one migrates,
+    the others wait for it, then find nothing to do. (Without the wait, one failed with
+    a duplicate alembic_version or a duplicate column.)"""
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    engines = [create_engines(url)[1] for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(len(engines)) as pool:
+            done = list(pool.map(upgrade, engines))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    head = head_revision(fresh_engine)
+    assert sorted((d.before or "", d.after) for d in done) == [
+        ("", head),
+        (head, head),
+        (head, head),
+    ]
+    assert schema_diff(fresh_engine) == []
+
+
+def test_a_database_a_newer_pressline_migrated_is_left_alone(fresh_engine: Engine) -> None:
+    """A node still on the older version restarts during a rolling upgrade: it serves on,
+    instead of failing on a revision it does not know."""
+    upgrade(fresh_engine)
+    with fresh_engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    before = schema_snapshot(fresh_engine)
+
+    assert upgrade(fresh_engine) == Migrated("9999", "9999", ahead=True)
+
+    assert schema_snapshot(fresh_engine) == before
+    assert current_revision(fresh_engine) == "9999"
 
 
 def _body_compression(engine: Engine) -> set[str]:
@@ -183,3 +229,60 @@ def test_the_request_logs_order_indexes_skip_entries_that_name_no_order(
         options = indexes[name]["dialect_options"]
         condition = options.get("postgresql_where", options.get("sqlite_where"))
         assert f"{column} IS NOT NULL" in str(condition), (name, options)
+
+
+def test_orders_stored_before_the_lifecycle_take_part_in_it(fresh_engine: Engine) -> None:
+    """Migration 0012: orders from before 0006 had no intake timer and no hand-off time,
+    so they stayed ``created`` for ever or were invisible to their facility."""
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    upgrade(fresh_engine, "0011")
+    db = Database(url)
+    try:
+        with db.transaction() as conn:
+            accounts.create_customer(conn, reference_id="old", name="Old", now=utcnow())
+            key = accounts.create_connector(
+                conn, customer_reference_id="old", prefix="old", name="Old", now=utcnow()
+            ).key
+        with db.transaction() as conn:
+            record = account_records.find_key(conn, key.key)
+        assert record is not None
+        principal = record.principal
+        ids = {}
+        for name in ("waiting", "printed", "canceled"):
+            body = {**examples.SUBMIT["reference"], "orderReferenceId": f"old-{name}"}
+            prepared = service.prepare_order(
+                principal, OrderCreate.model_validate(body), now=utcnow(),
+                reference=starter_reference(),
+            )  # fmt: skip
+            with db.transaction() as conn:
+                ids[name] = uuid.UUID(service.submit_order(conn, prepared=prepared)["id"])
+        with db.transaction() as conn:  # as 0006 left them
+            conn.execute(order_timers.delete())
+            for name, status in (("printed", "printed"), ("canceled", "canceled")):
+                conn.execute(
+                    orders_table.update()
+                    .where(orders_table.c.id == ids[name])
+                    .values(fulfillment_status=status)
+                )
+            assert conn.execute(select(orders_table.c.handed_off_at)).scalars().all() == [None] * 3
+            facility = conn.execute(
+                select(orders_table.c.fulfillment_facility_id).where(
+                    orders_table.c.id == ids["printed"]
+                )
+            ).scalar_one()
+        assert facility is not None
+
+        upgrade(fresh_engine)
+
+        with db.transaction() as conn:
+            due = conn.execute(select(order_timers.c.order_id, order_timers.c.kind)).all()
+            assert due == [(ids["waiting"], "intake")]
+            handed = dict(
+                conn.execute(select(orders_table.c.id, orders_table.c.handed_off_at)).all()
+            )
+            queue = production.queue(conn, facility, ["printed"], limit=10, offset=0)
+        assert [name for name in ids if handed[ids[name]] is not None] == ["printed"]
+        assert [row.id for row in queue] == [ids["printed"]]
+        assert timers.run_due(db, now=utcnow(), billing=FinancialStatus.TO_BE_INVOICED) == 1
+    finally:
+        db.close()
