@@ -286,6 +286,9 @@ LOCAL_FILES = [
     "http://0x7f.1/a.pdf",
     "http://0177.0.0.1/a.pdf",
     "http://10.1/a.pdf",
+    # Unicode lookalikes that IDNA (curl, httpx) maps to an address
+    "http://127\u30020\u30020\u30021/a.pdf",  # ideographic full stops
+    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/a.pdf",  # fullwidth digits
 ]
 
 
@@ -296,15 +299,29 @@ def test_a_print_file_on_a_local_or_private_host_is_refused(caller: Caller, url:
     assert _rejected(response) == {("items[0].files[0].url", "file_url_refused")}
 
 
-def test_a_host_ending_in_a_number_that_is_no_address_is_an_invalid_url(caller: Caller) -> None:
-    response = caller.submit(_body(**{"items[0].files[0].url": "http://1.2.3.4.5/a.pdf"}))
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://1.2.3.4.5/a.pdf",
+        # Hosts other parsers read as 127.0.0.1: WHATWG takes "\\" for "/", and some
+        # clients decode a percent-encoded host.
+        "http://127.0.0.1\\@files.example.com/a.pdf",
+        "http://127.0.0.1%2e/a.pdf",
+        "http://%31%32%37.0.0.1/a.pdf",
+    ],
+)
+def test_a_host_that_is_no_address_or_name_is_an_invalid_url(caller: Caller, url: str) -> None:
+    response = caller.submit(_body(**{"items[0].files[0].url": url}))
     assert _rejected(response) == {("items[0].files[0].url", "invalid_url")}
+    message = response.json()["errors"][0]["message"]
+    assert "{" not in message  # the template's placeholders are filled in
 
 
 def test_a_print_file_on_a_public_address_or_name_is_accepted(caller: Caller) -> None:
     files = [
         {"type": "default", "url": "http://93.184.215.14/a.pdf"},
         {"type": "back", "url": "https://files.example.com/b.pdf"},  # names are not resolved
+        {"type": "front", "url": "https://b\u00fccher.example/f%C3%BCr.pdf"},  # IDN, path %
     ]
     _accepted(caller, _body(**{"items[0].files": files}))
 

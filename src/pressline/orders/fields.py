@@ -195,6 +195,11 @@ def _absolute_http_url(value: str) -> str:
             and (parts.port is None or parts.port > 0)  # .port raises on a malformed port
             and " " not in value
             and value.isprintable()  # no tab, newline or other control character
+            # Read differently by other parsers: WHATWG reads a backslash as "/" (so
+            # "http://127.0.0.1\\@example.com/" is 127.0.0.1 there), and a host that
+            # is percent-encoded may be decoded into another one.
+            and "\\" not in value
+            and "%" not in (parts.hostname or "")
         )
     except ValueError:  # e.g. an unbalanced IPv6 bracket
         valid = False
@@ -202,8 +207,22 @@ def _absolute_http_url(value: str) -> str:
         raise PydanticCustomError(
             "invalid_url", "URL must be an absolute http:// or https:// address with a host"
         )
-    _public_file_host(parts.hostname or "")
+    _public_file_host(_ascii_host(parts.hostname or ""))
     return value
+
+
+def _ascii_host(host: str) -> str:
+    """The host as clients look it up: a name in Unicode through IDNA, which also maps
+    lookalikes to ASCII ("127。0。0。1" and fullwidth digits are 127.0.0.1 to curl and
+    httpx), so that the address test sees what they will connect to."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise PydanticCustomError(
+            "invalid_url", "URL host '{host}' is no valid international name", {"host": host}
+        ) from None
 
 
 def _public_file_host(host: str) -> None:
@@ -249,7 +268,7 @@ def _literal_address(host: str) -> IPv4Address | IPv6Address | None:
     except OSError:  # ends like an address but is none (1.2.3.4.5): no URL host at all
         raise PydanticCustomError(
             "invalid_url",
-            "URL host {host!r} ends in a number but is no IPv4 address",
+            "URL host '{host}' ends in a number but is no IPv4 address",
             {"host": host},
         ) from None
 
