@@ -16,6 +16,7 @@ import fcntl
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -75,11 +76,33 @@ def resolve_tls(settings: Settings) -> Tls | None:
         for path in (settings.tls_cert, settings.tls_key):
             if not path.is_file():
                 raise ServeError(f"TLS file not found: {path}")
+        _check_pair(settings.tls_cert, settings.tls_key)
         return Tls(settings.tls_cert, settings.tls_key, self_signed=False)
     from pressline.tls import ensure_self_signed
 
     cert, key = ensure_self_signed(settings.tls_dir)
     return Tls(cert, key, self_signed=True)
+
+
+def _check_pair(cert: Path, key: Path) -> None:
+    """Load the pair as the server will, before serving: a mismatched pair, a file that
+    is no PEM, or a key with a passphrase (the server cannot ask for one) is an error
+    naming the files, not a traceback after the banner."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key, password=lambda: b"")  # an encrypted key fails
+    except (ssl.SSLError, OSError) as exc:
+        said = f"{getattr(exc, 'reason', None)} {exc}"
+        reason = next((text for key, text in _TLS_REASONS.items() if key in said), str(exc))
+        raise ServeError(
+            f"PRESSLINE_TLS_CERT ({cert}) and PRESSLINE_TLS_KEY ({key}) cannot be used: {reason}."
+        ) from None
+
+
+_TLS_REASONS = {
+    "KEY_VALUES_MISMATCH": "the key is not the certificate's",
+    "PEM lib": "not a PEM certificate and an unencrypted PEM key",
+}
 
 
 def ensure_demo(db: Database) -> str:
