@@ -209,6 +209,11 @@ def _update_by_id(table: Table) -> Any:
     return update(table).where(table.c.id == bindparam("target_id"))
 
 
+#: How long a new PostgreSQL connection may take before the request that needs it is a
+#: 503 (a URL's own ``?connect_timeout=`` wins).
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
     """The (read, write) engines for ``url``.
 
@@ -238,6 +243,10 @@ def create_engines(url: str, *, pool_size: int = 8) -> tuple[Engine, Engine]:
             from pressline.pgcursor import Cursor  # imported for PostgreSQL only
 
             connect_args["cursor_factory"] = Cursor
+        if "connect_timeout" not in sa_url.query:
+            # libpq waits for ever by default: a server that does not answer (a dropped
+            # route, a full backlog) would hold every request that needs a connection.
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         read = create_engine(
             url,
             pool_size=pool_size,
