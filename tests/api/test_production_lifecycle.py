@@ -886,8 +886,26 @@ def test_a_sandbox_cancel_in_production_is_confirmed_at_once(
     assert sandbox_caller.cancel(order_id).status_code == 200
     order = sandbox_caller.get(order_id).json()
     assert order["fulfillmentStatus"] == "canceled"
-    assert order["history"][-1]["actor"] == "system"
+    # As with a facility: the request, then (the sandbox playing it) the confirmation.
+    last = [(e["actor"], e["type"], e["toStatus"]) for e in order["history"][-2:]]
+    assert last == [
+        ("customer", "cancel_requested", None),
+        ("system", "status_changed", "canceled"),
+    ]
     assert order["financialStatus"] == "to_be_invoiced"  # billed: production had started
+
+
+def test_a_sandbox_order_keeps_its_facility_once_passed_as_a_handed_off_one_does(
+    sandbox_caller: Caller, database: Database
+) -> None:
+    order_id = submit(sandbox_caller)
+    drain(database, utcnow())
+    assert sandbox_caller.get(order_id).json()["fulfillmentStatus"] == "passed"
+    moved = sandbox_caller.update(order_id, {"shippingAddress": GB_ADDRESS})
+    assert moved.status_code == 409, moved.text
+    assert moved.json()["errors"][0]["code"] == "facility_change_after_hand_off"
+    same = sandbox_caller.update(order_id, {"shipmentMethodUid": "express"})
+    assert same.status_code == 200, same.text
 
 
 def test_a_cancel_is_billed_as_the_apps_settings_say(

@@ -41,7 +41,13 @@ from pressline.orders import (
     views,
 )
 from pressline.orders.fields import COUNTRY_CODES
-from pressline.orders.lifecycle import Actor, CancelPath, EventKind, customer_cancel_path
+from pressline.orders.lifecycle import (
+    PRODUCTION_STARTED,
+    Actor,
+    CancelPath,
+    EventKind,
+    customer_cancel_path,
+)
 from pressline.orders.schemas import OrderCreate, OrderSearch, ShipmentUpdate, ShippingAddress
 from pressline.orders.statuses import (
     Channel,
@@ -306,6 +312,17 @@ def _order_read(
     )  # fmt: skip
 
 
+def _handed_off(conn: Connection, row: repository.OrderRow, status: FulfillmentStatus) -> bool:
+    """Whether a facility has the order: it was handed off, or (a sandbox's order, which
+    goes to no facility) the sandbox plays one that has it from ``passed`` on."""
+    if row.handed_off_at is not None:
+        return True
+    return status in _AT_THE_FACILITY and connector_is_sandbox(conn, row.connector_id)
+
+
+_AT_THE_FACILITY = frozenset({FulfillmentStatus.PASSED, *PRODUCTION_STARTED})
+
+
 def _locked(conn: Connection, principal: Principal, order_key: str) -> repository.OrderRow:
     row = repository.lock_order(conn, principal.customer_id, order_key)
     if row is None:
@@ -333,7 +350,9 @@ def cancel_order(
     if path is CancelPath.NOT_CANCELLABLE:
         raise OrderNotCancellable(change.order_status.value)
     if path is CancelPath.ASK_FACILITY and connector_is_sandbox(conn, row.connector_id):
-        change.actor = Actor.SYSTEM  # the sandbox plays the facility and confirms at once
+        # The sandbox plays the facility: asked as a facility would be, it confirms at once.
+        change.log(EventKind.CANCEL_REQUESTED, _CANCEL_REQUESTED)
+        change.actor = Actor.SYSTEM
         path = CancelPath.CANCEL_NOW
     if path is CancelPath.CANCEL_NOW:
         change.cancel(None, "Canceled by the customer")
@@ -342,8 +361,11 @@ def cancel_order(
     if row.cancel_requested_at is not None:
         return  # already asked; the facility's answer is awaited
     change.order_values["cancel_requested_at"] = now
-    change.log(EventKind.CANCEL_REQUESTED, "The customer asked to cancel; the facility confirms")
+    change.log(EventKind.CANCEL_REQUESTED, _CANCEL_REQUESTED)
     handoff.forward_cancel(conn, change.save("Cancel requested"), now=now)
+
+
+_CANCEL_REQUESTED = "The customer asked to cancel; the facility confirms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +436,7 @@ def update_shipment(
         param = "shippingAddress.country" if change.shipping_address else "shipmentMethodUid"
         raise ValidationFailed([FieldError(plan.refusal.code, param, plan.refusal.reason)])
     moved = plan.route is not None and plan.route.facility_id != row.fulfillment_facility_id
-    if row.handed_off_at is not None and moved:
+    if moved and _handed_off(conn, row, status):
         # The facility has (or is being sent) the order; nothing can take it back.
         assert plan.route is not None
         raise FacilityChangeAfterHandOff(str(row.fulfillment_facility_id), plan.route.facility_id)
