@@ -63,14 +63,17 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "Body larger than PRESSLINE_MAX_BODY_BYTES (1 MiB unless the operator changed it).",
     415: "Body is not JSON.",
     500: "Unexpected error; quote the requestId.",
+    503: "Unavailable for a moment (the database down or restarting): retry after "
+    "`Retry-After` seconds.",
 }
 
 
 def error_responses(described: dict[int, str], *statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for ``statuses`` plus the 401, 403 and 500 every operation
-    may answer, each with the error body; ``described`` adds or overrides meanings."""
+    """OpenAPI ``responses`` for ``statuses`` plus the 401, 403, 500 and 503 every
+    operation may answer, each with the error body; ``described`` adds or overrides
+    meanings."""
     meanings = {**ERROR_DESCRIPTIONS, **described}
     return {
         code: {"model": ErrorBody, "description": meanings[code]}
-        for code in (*statuses, 401, 403, 500)
+        for code in (*statuses, 401, 403, 500, 503)
     }

@@ -36,6 +36,7 @@ _BY_STATUS: dict[str, e.DomainError] = {
     "415": e.UnsupportedMediaType(),
     "422": e.IdempotencyKeyReused("4c1b3f2e-submit-1001", 24),
     "429": e.RateLimited(100, 1, 1),
+    "503": e.ServiceUnavailable(),
 }
 
 #: A 400 about what an operation without a body of order fields takes; the others show

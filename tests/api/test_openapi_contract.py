@@ -108,6 +108,8 @@ ERRORS = {
         "400", "401", "403", "404", "409", "413", "415", "500",
     },
 }  # fmt: skip
+# Every operation may find the database away for a moment (503, with Retry-After).
+ERRORS = {operation: {*codes, "503"} for operation, codes in ERRORS.items()}
 # Validation rules JSON Schema cannot state, so a schema-valid body may still break them:
 # phone numbers are judged by libphonenumber for the address's country; e-mail addresses by
 # email-validator (stricter than the "email" format); itemReferenceId must be unique within
