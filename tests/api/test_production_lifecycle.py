@@ -813,6 +813,8 @@ def test_patch_takes_only_order_type_order(caller: Caller, client: TestClient) -
     for body in ({"orderType": "draft"}, {"orderType": "order", "currency": "EUR"}, {}):
         response = client.patch(f"{caller.base}/{order_id}", json=body, headers=caller.headers)
         assert response.status_code == 400, body
+        if body == {"orderType": "draft"}:
+            assert response.json()["errors"][0]["message"] == "Input should be 'order'"
     assert caller.get(order_id).json()["orderType"] == "draft"
 
 

@@ -102,4 +102,6 @@ class DraftUpdate(BaseModel):
         json_schema_extra={"examples": [{"orderType": "order"}]},
     )
 
-    order_type: Literal[OrderType.ORDER] = Field(alias="orderType")
+    # The value as the wire has it: an enum member here showed as "<OrderType.ORDER:
+    # 'order'>" in the error message.
+    order_type: Literal["order"] = Field(alias="orderType")
