@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pressline.orders import examples
@@ -355,7 +355,11 @@ class OrderRead(_Read):
     app_services: list[dict[str, Any]]
     shipment_method_uid: str | None
     history: list[EventLogEntryRead] = []  # Pressline: the order-level event log
-    requests: list[RequestLinkRead] = []  # Pressline: the latest requests that touched it
+    requests: list[RequestLinkRead] = Field(
+        default=[],
+        description="Pressline's addition: the newest 20 API requests that touched the "
+        "order (the request log); quote a requestId to the operator.",
+    )
 
 
 class OrderSummary(_Read):
