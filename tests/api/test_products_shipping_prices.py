@@ -304,13 +304,24 @@ def test_shipment_methods_lists_what_reaches_a_country(caller: Caller) -> None:
     assert {m.tier for m in listing.shipment_methods} <= {"normal", "standard", "express"}
 
 
-@pytest.mark.parametrize("query", [{}, {"country": "XX"}, {"country": "de"}])
-def test_shipment_methods_needs_a_country_code(caller: Caller, query: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({}, "required"),
+        ({"country": ""}, "required"),
+        ({"country": "XX"}, "invalid_country"),
+        ({"country": "de"}, "invalid_country"),
+    ],
+)
+def test_shipment_methods_needs_a_country_code(
+    caller: Caller, query: dict[str, str], code: str
+) -> None:
     response = caller.client.get(
         f"{caller.base}/shipment-methods", params=query, headers=caller.headers
     )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["param"] == "country"
+    [error] = response.json()["errors"]
+    assert (error["param"], error["code"]) == ("country", code)
 
 
 def test_shipment_methods_answers_401_before_checking_the_query(caller: Caller) -> None:

@@ -567,9 +567,13 @@ def set_status(
 def shipment_methods(reference: Reference, *, country: str | None) -> dict[str, Any]:
     """Every method that can reach ``country`` from some facility."""
     if country not in COUNTRY_CODES:
-        problem = "is required" if country is None else f"'{country}' is not a country code"
+        code, problem = (
+            ("required", "is required")
+            if not country
+            else ("invalid_country", f"'{country}' is not a country code")
+        )
         message = f"country {problem}: give an ISO 3166-1 alpha-2 code such as DE or US"
-        raise ValidationFailed([FieldError("invalid_country", "country", message)])
+        raise ValidationFailed([FieldError(code, "country", message)])
     return {
         "country": country,
         "shipmentMethods": [
