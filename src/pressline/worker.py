@@ -3,17 +3,17 @@
 It runs as a thread inside ``pressline serve`` (unless PRESSLINE_EMBEDDED_WORKER is
 false) and as ``pressline worker`` processes for scale. Any number of them may run
 against one database: a delivery is claimed under a lease (``postbacks.deliveries``),
-so one attempt is made by one worker. Each loop:
+so one attempt is made by one worker. The orders' due timers (intake, sandbox
+progression, delayed orders) run on a thread of their own; the main loop:
 
-1. runs the orders' due timers (intake, sandbox progression, delayed orders);
-2. claims the due deliveries (:data:`CLAIM_BATCH` at a time), oldest first, and sends
+1. claims the due deliveries (:data:`CLAIM_BATCH` at a time), oldest first, and sends
    them: each order's one after another, in the order claimed, and different orders'
    side by side, so that a receiver that does not answer holds up its own order's
-   deliveries only (docs/adr/0013). A trigger's delivery is signed with the trigger's
-   secret(s) of the moment, a template body is rendered once before the first attempt
-   and stored; an order's hand-off to its facility (not a postback) waits for the ones
+   deliveries in the batch, and the next batch until it times out (docs/adr/0013).
+   A trigger's delivery is signed with the trigger's secret(s) of the moment, a
+   template body is rendered once before the first attempt and stored; an order's hand-off to its facility (not a postback) waits for the ones
    queued before it (order, then cancel);
-3. records each attempt and decides what follows (``schedule.classify``): delivered;
+2. records each attempt and decides what follows (``schedule.classify``): delivered;
    ``410`` disables the trigger; anything else is retried with backoff and jitter until
    the schedule ends, then given up.
 
@@ -34,7 +34,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -91,21 +91,33 @@ class DeliveryWorker:
     # --- the loop ---------------------------------------------------------------------
 
     def run(self) -> None:
-        """Loop until :meth:`stop`: timers, then deliveries; sleep only when idle."""
+        """Loop until :meth:`stop`: deliveries here, and the orders' timers on a thread of
+        their own, so that a receiver that does not answer (a batch waits for its slowest
+        lane) never holds up an order's intake; each loop sleeps only when idle."""
         log.info("delivery worker started")
+        timing = threading.Thread(
+            target=self._loop, args=("timers", self.run_timers), name="pressline-timers"
+        )
+        if self._run_timers:
+            timing.start()
+        self._loop("deliveries", self.step)
+        if timing.is_alive():
+            timing.join()
+        self._sender.close()
+        log.info("delivery worker stopped")
+
+    def _loop(self, name: str, work: Callable[[], int]) -> None:
         while not self._stopping.is_set():
             try:
-                busy = self.run_timers() + self.step()
+                busy = work()
             except Exception as exc:  # a database hiccup must not end the worker
                 if unavailable(exc):  # one line a poll while the database is away
-                    log.warning("delivery worker: database unavailable (%s); retrying", why(exc))
+                    log.warning("worker %s: database unavailable (%s); retrying", name, why(exc))
                 else:
-                    log.exception("delivery worker loop failed; retrying")
+                    log.exception("worker %s failed; retrying", name)
                 busy = 0
             if not busy:
                 self._stopping.wait(self._settings.worker_poll_seconds)
-        self._sender.close()
-        log.info("delivery worker stopped")
 
     def stop(self) -> None:
         """Ask the loop to end after the attempts in flight."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,7 +29,7 @@ from pressline.postbacks.outbox import enqueue_delivery, enqueue_order_events, m
 from pressline.postbacks.schedule import DEFAULT_SCHEDULE, RetrySchedule
 from pressline.postbacks.sending import AttemptResult, Sender
 from pressline.postbacks.signing import generate_secret
-from pressline.worker import DeliveryWorker
+from pressline.worker import DeliveryWorker, WorkerThread
 from tests.support.postbacks import FixedRandom, Shop, new_shop
 from tests.support.receiver import Receiver, running_receiver
 
@@ -595,6 +596,31 @@ def test_a_receiver_that_does_not_answer_holds_up_only_its_own_orders_deliveries
         "delivered",
         "delivered",
     ]
+
+
+def test_a_receiver_that_does_not_answer_delays_no_orders_intake(
+    shop: Shop, receiver: Receiver, postback_settings: Settings
+) -> None:
+    """The timers run beside the sends: an order submitted while a send hangs still passes
+    intake (it waited for the whole batch, up to the postback timeout, each time)."""
+    shop.trigger(url=f"{receiver.url}/hook")
+    shop.enqueue(shop.submit(), SHIPPED)
+    receiver.hold = threading.Event()
+    running = WorkerThread(DeliveryWorker(shop.database, postback_settings, rng=FixedRandom(0.5)))
+    running.start()
+    try:
+        receiver.wait_for(1)  # the send is in flight, and stays so
+        later = shop.submit()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if shop.caller.get(later).json()["fulfillmentStatus"] == "passed":
+                break
+            time.sleep(0.05)
+        assert shop.caller.get(later).json()["fulfillmentStatus"] == "passed"
+        assert not receiver.hold.is_set() and len(receiver.requests) == 1
+    finally:
+        receiver.hold.set()
+        running.stop(30)
 
 
 def test_stopping_lets_every_lanes_attempt_finish_and_gives_the_rest_back(
