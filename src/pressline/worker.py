@@ -11,8 +11,9 @@ progression, delayed orders) run on a thread of their own; the main loop:
    side by side, so that a receiver that does not answer holds up its own order's
    deliveries in the batch, and the next batch until it times out (docs/adr/0013).
    A trigger's delivery is signed with the trigger's secret(s) of the moment, a
-   template body is rendered once before the first attempt and stored; an order's hand-off to its facility (not a postback) waits for the ones
-   queued before it (order, then cancel);
+   template body is rendered once before the first attempt and stored; an order's
+   hand-off to its facility (not a postback) waits for the ones queued before it
+   (order, then cancel);
 2. records each attempt and decides what follows (``schedule.classify``): delivered;
    ``410`` disables the trigger; anything else is retried with backoff and jitter until
    the schedule ends, then given up.
