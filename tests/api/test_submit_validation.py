@@ -350,6 +350,9 @@ CONTROL_CASES = {
     "nul in an item reference": ("items[0].itemReferenceId", "item\u0000"),
     "delete in a metadata key": ("metadata[0].key", "k\u007f"),
     "nul in a metadata value": ("metadata[0].value", "v\u0000"),
+    # noncharacters XML cannot hold: stored, they broke the order's XML postbacks
+    "U+FFFE in a name": ("shippingAddress.lastName", "Sch\ufffemidt"),
+    "U+FFFF in a metadata value": ("metadata[0].value", "v\uffff"),
 }
 
 

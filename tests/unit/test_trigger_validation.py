@@ -89,6 +89,20 @@ def test_the_xml_form_keeps_every_value_and_escapes_text() -> None:
     assert "a&amp;b" in text
 
 
+def test_the_xml_form_replaces_what_xml_cannot_hold() -> None:
+    """Stored before requests refused them, or sent by a facility: U+FFFE, U+FFFF and C0
+    controls have no XML form, and one made the whole postback unreadable."""
+    event = build_event(
+        event_id="msg_2", event_type=EventType.ORDER_SHIPPED,
+        timestamp=datetime(2026, 3, 10, 9, 30, 5, tzinfo=UTC),
+        order={"id": "o-1", "lastName": "Sch\ufffemidt\u0001"}, items=[], packages=[],
+        metadata={"k\uffff": "v\u0002"},
+    )  # fmt: skip
+    data = xmltodict.parse(event_xml(event))["event"]["data"]
+    assert data["order"]["lastName"] == "Sch\ufffdmidt\ufffd"
+    assert data["metadata"]["entry"] == {"@key": "k\ufffd", "#text": "v\ufffd"}
+
+
 @pytest.mark.parametrize(
     ("destination", "fmt", "template", "content_type"),
     [

@@ -55,11 +55,16 @@ _PHONE_CHARS = frozenset("0123456789+-()./ ")
 
 #: C0 control characters and DEL: never part of a name, an address or a reference, and
 #: PostgreSQL cannot store NUL at all. Free text (``lines``) may hold tabs and line breaks.
-CONTROLS = r"\x00-\x1f\x7f"
-LINES_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+#: With them the noncharacters U+FFFE and U+FFFF, which XML cannot hold (``xmltext``):
+#: stored, they would break every XML postback of the order.
+CONTROLS = r"\x00-\x1f\x7f\ufffe\uffff"
+LINES_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff"
 _CONTROL = re.compile(f"[{CONTROLS}]")
 _CONTROL_BUT_LINES = re.compile(f"[{LINES_CONTROLS}]")
-CONTROLS_MESSAGE = "Must not contain control characters (NUL, tab, line breaks and the like)"
+CONTROLS_MESSAGE = (
+    "Must not contain control characters (NUL, tab, line breaks and the like) "
+    "or the noncharacters U+FFFE and U+FFFF"
+)
 #: What the schema strips from both ends of a text (Unicode White_Space).
 _BLANKS = r"\t\n\x0b\x0c\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 import xmltodict  # type: ignore[import-untyped]
 
 from pressline.postbacks.events import encode_event
+from pressline.xmltext import xml_text
 
 JSON_TYPE: Final = "application/json"
 XML_TYPE: Final = "application/xml"
@@ -56,6 +57,8 @@ def _xml_value(value: Any, name: str) -> Any:
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, str):
+        return xml_text(value)
     return value
 
 
@@ -65,7 +68,10 @@ def event_xml(event: Mapping[str, Any]) -> str:
     metadata = data.pop("metadata", None) or {}
     shaped = {key: _xml_value(value, key) for key, value in event.items() if key != "data"}
     shaped_data = {key: _xml_value(value, key) for key, value in data.items()}
-    entries = [{"@key": key, "#text": str(value)} for key, value in metadata.items()]
+    entries = [
+        {"@key": xml_text(str(key)), "#text": xml_text(str(value))}
+        for key, value in metadata.items()
+    ]
     shaped_data["metadata"] = {"entry": entries} if entries else None
     shaped["data"] = shaped_data
     text: str = xmltodict.unparse({"event": shaped}, full_document=True)

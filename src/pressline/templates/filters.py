@@ -24,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pressline.catalog.pricing import minor_unit
 from pressline.templates.formats import to_json
+from pressline.xmltext import xml_output
 
 #: Integers a template computes stay below this many bits (a 1,200-digit number).
 MAX_INT_BITS = 4096
@@ -157,6 +158,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
             undefined=StrictUndefined,
             loader=None,
             extensions=["jinja2.ext.loopcontrols"],
+            # XML output (the escaping one): no character XML cannot hold, whatever the data.
+            finalize=xml_output if autoescape else None,
         )
         #: The largest string or list an operator may build; set per render.
         self.max_size = 1 << 20
