@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from pressline.orders.planning import has_retail_prices
 from pressline.orders.schemas import OrderCreate
 from pressline.templates import (
     Format,
@@ -95,6 +96,23 @@ def test_an_xml_purchase_order_becomes_a_valid_order(pool: RenderPool) -> None:
     ]
     assert order.shipping_address.company_name == "Apollo & Partners"
     assert order.metadata[1].value == "14/04/2025"
+
+
+@pytest.mark.parametrize(
+    ("sample", "payload"),
+    [(SHOPIFY, "shopify_order.json"), (WOOCOMMERCE, "woocommerce_order.json"),
+     (XML_ORDER, "order.xml")],
+    ids=["shopify", "woocommerce", "xml"],
+)  # fmt: skip
+def test_every_sample_order_carries_its_retail_prices(
+    pool: RenderPool, sample: Any, payload: str
+) -> None:
+    """A facility abroad declares them to customs: without them (retailCurrency was
+    missing from every sample) an order that crosses a border is refused at intake."""
+    order = validate_output(render_sample(pool, sample, payload), OrderCreate)
+    assert order.retail_currency == order.currency
+    assert has_retail_prices(order.retail_currency, order.retail_shipping_price_incl_vat,
+                             order.items)  # fmt: skip
 
 
 def test_an_xml_purchase_order_with_one_line_still_has_a_list_of_items(pool: RenderPool) -> None:
