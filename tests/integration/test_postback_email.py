@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import json
 import socket
 import time
@@ -96,6 +97,9 @@ def test_an_email_trigger_sends_the_event_by_mail(
     event = json.loads(message.get_content())
     (row,) = shop.deliveries()
     assert event["id"] == message["X-Pressline-Event-Id"] == f"msg_{row.id.hex}"
+    assert message["Message-ID"] == f"<msg_{row.id.hex}@pressline.test>"
+    sent = email.utils.parsedate_to_datetime(message["Date"])
+    assert abs((sent - utcnow()).total_seconds()) < 60
     assert event["type"] == "order.shipped" and event["data"]["order"]["id"] == order_id
     assert row.status == "delivered"
     (attempt,) = shop.attempts(row.id)

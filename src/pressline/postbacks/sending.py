@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 from types import TracebackType
 from typing import Any, Final
 
@@ -228,6 +229,10 @@ class Sender:
             message["To"] = to
             message["Subject"] = " ".join(subject.split())  # no line breaks in a header
             message["X-Pressline-Event-Id"] = message_id
+            # RFC 5322 asks for both; spam filters mark a message without them. The id is
+            # the delivery's, so a retry is recognisably the same message.
+            message["Date"] = formatdate(usegmt=True)
+            message["Message-ID"] = _message_id_header(message_id, settings.smtp_from)
             subtype = "html" if content_type.startswith("text/html") else "plain"
             message.set_content(body, subtype=subtype, charset="utf-8")
         except (ValueError, TypeError) as exc:
@@ -271,3 +276,9 @@ def _read_start(response: httpx.Response) -> str:
     except httpx.HTTPError as exc:
         return f"(body unreadable: {type(exc).__name__})"
     return collected[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def _message_id_header(delivery_id: str, sender: str) -> str:
+    """``<msg_…@the sender's domain>``: unique per delivery, the same on each attempt."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "pressline.invalid"
+    return f"<{delivery_id}@{domain}>"
