@@ -122,4 +122,6 @@ def emit_one(record: dict[str, Any], *, as_json: bool) -> None:
         typer.echo(json.dumps(record, indent=2, default=str))
         return
     for key, value in record.items():
-        console.print(f"[bold]{key}[/bold]: {escape(str(value))}")
+        # Never wrapped (a pipe is 80 columns): a key or a JSON body pasted from here
+        # must come out whole, on its line.
+        console.print(f"[bold]{key}[/bold]: {escape(str(value))}", soft_wrap=True)

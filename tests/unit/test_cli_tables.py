@@ -41,3 +41,14 @@ def test_a_key_column_of_free_text_wraps_like_the_rest(monkeypatch: pytest.Monke
     printed = _printed(monkeypatch, [{"key": key, "value": "x"}])
     assert key not in printed  # wrapped onto several lines
     assert "sentence" in printed
+
+
+def test_one_records_values_are_never_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`connectors create`, `keys create`, `requests show`: an API key or a JSON body
+    piped to another command must come out whole, on the line of its name."""
+    out = io.StringIO()
+    monkeypatch.setattr(cli_support, "console", Console(file=out, width=80))  # a pipe's
+    key = "pk_" + "a" * 24 + ":sk_" + "b" * 43
+    body = '{"orderReferenceId": "' + "x" * 120 + '"}'
+    cli_support.emit_one({"apiKey": key, "requestBody": body}, as_json=False)
+    assert out.getvalue().splitlines() == [f"apiKey: {key}", f"requestBody: {body}"]
