@@ -175,6 +175,16 @@ class DuplicateOrderReference(Conflict):
         )
 
 
+class ApiKeyNotRotatable(Conflict):
+    code = "api_key_not_rotatable"
+
+    def __init__(self, key: str, state: str) -> None:
+        super().__init__(
+            f"API key '{key}' is {state}: rotating it would make it work again. "
+            "Issue a new key with `pressline keys create` instead."
+        )
+
+
 class OrderNotCancellable(Conflict):
     code = "order_not_cancellable"
 

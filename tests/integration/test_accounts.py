@@ -11,6 +11,7 @@ from pressline.accounts import repository, service
 from pressline.db import Database, utcnow
 from pressline.errors import (
     ApiKeyNotFound,
+    ApiKeyNotRotatable,
     AuthenticationFailed,
     ConnectorNotFound,
     ConnectorPrefixTaken,
@@ -94,7 +95,7 @@ def test_rotation_keeps_the_old_key_only_until_its_grace_ends(database: Database
         old = service.create_connector(
             conn, customer_reference_id=reference, prefix=prefix, name="", now=now
         ).key
-        new = service.rotate_key(conn, key=old.key, grace=timedelta(hours=2), now=now)
+        new = service.rotate_key(conn, key=old.key, grace=timedelta(hours=2), now=now).key
         old_record = repository.find_key(conn, old.key)
         new_record = repository.find_key(conn, new.key)
     assert new_record is not None and new_record.expires_at is None
@@ -105,3 +106,26 @@ def test_rotation_keeps_the_old_key_only_until_its_grace_ends(database: Database
             old_record, secret=old.secret, prefix=prefix, now=now + timedelta(hours=2)
         )
     assert service.check_key(new_record, secret=new.secret, prefix=prefix, now=now) == principal
+
+
+def test_rotation_never_brings_a_key_back_nor_keeps_it_longer(database: Database) -> None:
+    """A rotation run twice (a script, a typo) made an expired or revoked key work again,
+    for as long as the new grace."""
+    reference, prefix = _unique("rerot"), _unique("rerot")
+    now = utcnow()
+    with database.transaction() as conn:
+        service.create_customer(conn, reference_id=reference, name="", now=now)
+        old = service.create_connector(
+            conn, customer_reference_id=reference, prefix=prefix, name="", now=now
+        ).key
+        first = service.rotate_key(conn, key=old.key, grace=timedelta(hours=2), now=now)
+        again = service.rotate_key(conn, key=old.key, grace=timedelta(hours=48), now=now)
+        assert again.old_expires_at == first.old_expires_at == now + timedelta(hours=2)
+        with pytest.raises(ApiKeyNotRotatable, match="expired"):
+            service.rotate_key(conn, key=old.key, grace=timedelta(hours=5),
+                               now=now + timedelta(hours=3))  # fmt: skip
+        service.revoke_key(conn, key=first.key.key, now=now)
+        with pytest.raises(ApiKeyNotRotatable, match="revoked"):
+            service.rotate_key(conn, key=first.key.key, grace=timedelta(hours=5), now=now)
+        record = repository.find_key(conn, old.key)
+    assert record is not None and record.expires_at == now + timedelta(hours=2)

@@ -226,9 +226,12 @@ def rotate_key(
     as_json: bool = JsonOption,
 ) -> None:
     """Issue a replacement key; the old one stops working after the grace period."""
+    now = utcnow()
     with transaction() as conn:
-        new = service.rotate_key(conn, key=key, grace=timedelta(hours=grace_hours), now=utcnow())
-    emit_one({"key": new.key, "apiKey": new.header_value, "oldKeyValidForHours": grace_hours},
+        rotated = service.rotate_key(conn, key=key, grace=timedelta(hours=grace_hours), now=now)
+    hours = round((rotated.old_expires_at - now).total_seconds() / 3600, 2)
+    new = rotated.key
+    emit_one({"key": new.key, "apiKey": new.header_value, "oldKeyValidForHours": hours},
              as_json=as_json)  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from pressline.accounts.keys import Principal
 from pressline.accounts.repository import KeyRecord
 from pressline.errors import (
     ApiKeyNotFound,
+    ApiKeyNotRotatable,
     AuthenticationFailed,
     ConnectorNotFound,
     ConnectorPrefixTaken,
@@ -157,17 +158,35 @@ def create_key(conn: Connection, *, prefix: str, now: datetime) -> keys.NewKey:
     return new
 
 
-def rotate_key(conn: Connection, *, key: str, grace: timedelta, now: datetime) -> keys.NewKey:
-    """A new key for the same connector; the old one keeps working for ``grace``."""
-    connector_id = repository.key_connector(conn, key)
-    if connector_id is None:
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    key: keys.NewKey
+    #: When the old key stops working: ``now + grace``, or its own expiry if sooner.
+    old_expires_at: datetime
+
+
+def rotate_key(conn: Connection, *, key: str, grace: timedelta, now: datetime) -> Rotated:
+    """A new key for the same connector; the old one keeps working for ``grace``, never
+    longer than it already would. A revoked or expired key is not rotated: that would
+    make it work again (a rotation script run twice, a compromised key)."""
+    old = repository.find_key(conn, key)
+    if old is None or old.principal.connector_id is None:
         raise ApiKeyNotFound(key)
+    if old.revoked_at is not None:
+        raise ApiKeyNotRotatable(key, "revoked")
+    if old.expires_at is not None and old.expires_at <= now:
+        raise ApiKeyNotRotatable(key, "expired")
     new = keys.generate_key()
     repository.insert_key(
-        conn, connector_id=connector_id, key=new.key, secret_hash=new.secret_hash, now=now
+        conn,
+        connector_id=old.principal.connector_id,
+        key=new.key,
+        secret_hash=new.secret_hash,
+        now=now,
     )
-    repository.set_key_expiry(conn, key, now + grace)
-    return new
+    until = now + grace if old.expires_at is None else min(old.expires_at, now + grace)
+    repository.set_key_expiry(conn, key, until)
+    return Rotated(new, until)
 
 
 def revoke_key(conn: Connection, *, key: str, now: datetime) -> None:
