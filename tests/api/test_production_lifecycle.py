@@ -707,6 +707,22 @@ def test_cancel_of_a_passed_order_is_immediate_and_the_subscribed_facility_is_to
     assert pushed[1]["url"] == "https://mis.example/cancels"
 
 
+def test_an_operators_cancel_is_passed_on_to_the_subscribed_facility(
+    caller: Caller, subscribed: str, database: Database, queued: Outbox
+) -> None:
+    """As a customer's is: the facility would otherwise make (and ship) a canceled order."""
+    order_id = submit(caller)
+    drain(database)
+    with database.transaction() as conn:
+        operator.move(conn, order_row(conn, order_id), FulfillmentStatus.CANCELED, now=utcnow(),
+                      reason="Fraud", billing_state=FinancialStatus.TO_BE_INVOICED)  # fmt: skip
+    pushed = [d for d in queued.deliveries if d.get("order_id") == uuid.UUID(order_id)]
+    assert [(d["purpose"], d["url"]) for d in pushed] == [
+        ("facility.submit", "https://mis.example/orders"),
+        ("facility.cancel", "https://mis.example/cancels"),
+    ]
+
+
 def test_cancel_in_production_waits_for_the_facility_to_confirm(
     caller: Caller, handed_off: tuple[str, Facility], queued: Outbox
 ) -> None:

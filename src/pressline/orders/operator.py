@@ -17,6 +17,7 @@ from pressline.orders import journal, moves, repository
 from pressline.orders.lifecycle import Actor, EventKind
 from pressline.orders.plan_views import iso
 from pressline.orders.statuses import FinancialStatus, FulfillmentStatus
+from pressline.production import handoff
 
 F = FulfillmentStatus
 
@@ -41,7 +42,10 @@ def move(
         change.move_order(status, message)
     if reason and change.order_status is previous:
         change.log(EventKind.NOTE, message)
-    change.save(message)
+    saved = change.save(message)
+    if status is F.CANCELED:
+        # As for a customer's cancel: the facility that has the order must stop.
+        handoff.forward_cancel(conn, saved, now=now)
     return previous.value
 
 
