@@ -707,6 +707,19 @@ def test_cancel_of_a_passed_order_is_immediate_and_the_subscribed_facility_is_to
     assert pushed[1]["url"] == "https://mis.example/cancels"
 
 
+def test_an_order_held_after_hand_off_still_takes_its_facilitys_reports(
+    caller: Caller, handed_off: tuple[str, Facility], database: Database
+) -> None:
+    """No message tells a facility of a hold: what it ships has shipped (it was a 409)."""
+    order_id, facility = handed_off
+    with database.transaction() as conn:
+        operator.move(conn, order_row(conn, order_id), FulfillmentStatus.ON_HOLD, now=utcnow(),
+                      reason="Payment", billing_state=FinancialStatus.TO_BE_INVOICED)  # fmt: skip
+    shipped = facility.report(order_id, "shipped", trackingCode="TRK9")
+    assert shipped.status_code == 200, shipped.text
+    assert statuses(caller.get(order_id).json()) == ("shipped", ["shipped", "shipped"])
+
+
 def test_an_operators_cancel_is_passed_on_to_the_subscribed_facility(
     caller: Caller, subscribed: str, database: Database, queued: Outbox
 ) -> None:

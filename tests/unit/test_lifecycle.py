@@ -89,10 +89,19 @@ def test_nothing_moves_a_shipped_order_back_before_shipping() -> None:
 
 
 def test_a_facility_cannot_act_on_an_order_it_was_not_handed() -> None:
-    for status in (F.DRAFT, F.CREATED, F.ON_HOLD, F.PENDING_APPROVAL, F.FAILED):
+    # (on_hold: an order held after its hand-off is the facility's too, below; one held
+    # before it never reaches a facility, whose API finds only orders handed to it.)
+    for status in (F.DRAFT, F.CREATED, F.PENDING_APPROVAL, F.FAILED):
         assert next_statuses(status, Actor.FACILITY) == ()
     with pytest.raises(IllegalTransition):
         transition(F.CREATED, F.IN_PRODUCTION, Actor.FACILITY)
+
+
+def test_a_facility_reports_what_it_did_with_an_order_held_after_it_had_it() -> None:
+    """A hold is not sent to the facility: what it then reports still happened."""
+    assert next_statuses(F.ON_HOLD, Actor.FACILITY) == (
+        F.IN_PRODUCTION, F.PRINTED, F.SHIPPED, F.FAILED, F.CANCELED,
+    )  # fmt: skip
 
 
 def test_a_customer_can_only_convert_drafts_and_cancel() -> None:

@@ -96,9 +96,14 @@ def _rows() -> Iterable[tuple[FulfillmentStatus, FulfillmentStatus, frozenset[Ac
     yield F.PENDING_APPROVAL, F.ON_HOLD, who()
     yield F.PENDING_APPROVAL, F.FAILED, who()
     yield F.PENDING_APPROVAL, F.CANCELED, who(_C)
-    for target in (F.CREATED, F.PASSED, F.PENDING_APPROVAL, F.FAILED):
-        yield F.ON_HOLD, target, who()  # release (to where it was held) or give up
-    yield F.ON_HOLD, F.CANCELED, who(_C)
+    for target in (F.CREATED, F.PASSED, F.PENDING_APPROVAL):
+        yield F.ON_HOLD, target, who()  # release (to where it was held)
+    # A facility that had the order when it was held is not told (there is no such
+    # message): what it reports happened all the same, and is recorded.
+    for target in (F.IN_PRODUCTION, F.PRINTED, F.SHIPPED):
+        yield F.ON_HOLD, target, who(_FA)
+    yield F.ON_HOLD, F.FAILED, who(_FA)  # given up, or the facility reports an error
+    yield F.ON_HOLD, F.CANCELED, who(_C, _FA)
     for source, targets in _PRODUCTION_FORWARD.items():
         for target in targets:
             yield source, target, who(_FA, _S)
