@@ -51,7 +51,12 @@ def _json_text(value: Any, **kwargs: Any) -> str:
 
 def _renderers(log_format: str, *, text: bool) -> list[Processor]:
     if resolve_format(log_format) == "json":
-        return [structlog.processors.JSONRenderer(serializer=_json_text if text else orjson.dumps)]
+        return [
+            # A record's exception as its traceback's text ("exception"): JSON would
+            # otherwise write the exc_info tuple's repr, and the traceback was lost.
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_json_text if text else orjson.dumps),
+        ]
     return [_drop_empty, structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())]
 
 

@@ -143,6 +143,10 @@ def _run_logged_requests(log_format: str) -> str:
         order = uuid.UUID(int=7)
         logging.getLogger("pressline.orders.timers").error("timer failed", extra={"order": order})
         logging.getLogger("httpx").info("HTTP Request: POST https://hook.example/?token=s3cr3t")
+        try:
+            raise RuntimeError("refresh broke")
+        except RuntimeError:
+            logging.getLogger("pressline.catalog").exception("reference data refresh failed")
         """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESSLINE_")}
@@ -179,6 +183,9 @@ def test_json_logs_are_one_object_per_line_for_access_and_library_records() -> N
     timer = next(line for line in lines if line.get("event") == "timer failed")
     assert timer["order"] == "00000000-0000-0000-0000-000000000007"  # given with extra=
     assert not [line for line in lines if line.get("logger") == "httpx"]  # URLs hold tokens
+    failed = next(line for line in lines if line.get("event") == "reference data refresh failed")
+    assert failed["exception"].startswith("Traceback (most recent call last):")
+    assert failed["exception"].rstrip().endswith("RuntimeError: refresh broke")
 
 
 def test_console_logs_are_readable_key_value_lines() -> None:

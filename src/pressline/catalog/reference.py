@@ -18,6 +18,7 @@ from pressline.catalog.customer_products import CustomerProductSpec
 from pressline.catalog.pricing import PriceBook
 from pressline.catalog.products import Catalog
 from pressline.catalog.shipping import ShippingNetwork
+from pressline.db import unavailable, why
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,11 @@ class ReferenceStore:
             try:
                 if self.refresh():
                     log.info("reference data reloaded", extra={"versions": self.current.versions})
-            except Exception:
+            except Exception as exc:
                 # A bad moment of the database must not stop refreshing for good; the
                 # data in memory stays valid meanwhile.
-                log.exception("reference data refresh failed; keeping the current copy")
+                message = "reference data refresh failed; keeping the current copy"
+                if unavailable(exc):  # one line each poll while the database is away
+                    log.warning("%s: %s", message, why(exc))
+                else:
+                    log.exception(message)
