@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from limits import parse as parse_limit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -215,6 +217,26 @@ class Settings(BaseSettings):
                 "PRESSLINE_POSTBACK_TIMEOUT_SECONDS (one attempt, and the next one's start)"
             )
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"{url.get_backend_name()!r} is not supported: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+            raise ValueError(
+                "PostgreSQL is reached through psycopg 3: postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -142,13 +142,19 @@ def test_an_unreachable_database_is_one_line_not_a_traceback(
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"), [("PRESSLINE_PORT", "99999"), ("PRESSLINE_TRUSTED_PROXIES", "notanip")]
+    ("setting", "value"),
+    [
+        ("PRESSLINE_PORT", "99999"),
+        ("PRESSLINE_TRUSTED_PROXIES", "notanip"),
+        ("PRESSLINE_DATABASE_URL", "bogus"),
+        ("PRESSLINE_DATABASE_URL", "mysql://pressline@db/pressline"),
+    ],
 )
 @pytest.mark.parametrize("command", [("serve",), ("customers", "list")])
 def test_a_setting_out_of_range_is_named_with_exit_status_2(
     tmp_path: Path, setting: str, value: str, command: tuple[str, ...]
 ) -> None:
-    env = server_env(PRESSLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", **{setting: value})
+    env = server_env(**{"PRESSLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", setting: value})
     done = subprocess.run(
         [PRESSLINE, *command], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
