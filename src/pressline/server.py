@@ -178,7 +178,7 @@ def sole_server(settings: Settings) -> Iterator[None]:
         yield
         return
     path = Path(f"{database}-serve.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with path.open("a+") as handle:
         try:
             fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from pressline.config import Settings
 from pressline.db import Database
+from pressline.server import sole_server
 from pressline.tls import VALIDITY, ensure_self_signed
 
 
@@ -52,3 +54,12 @@ def test_the_self_signed_key_is_private_also_when_renewed_over_a_readable_file(
     _, key = ensure_self_signed(tmp_path / "tls")  # renewed
     assert key.read_bytes() != first
     assert mode(key) == 0o600
+
+
+def test_the_serve_lock_beside_a_new_database_makes_its_directory_private(
+    tmp_path: Path,
+) -> None:
+    """`serve` takes its lock before it opens the database: it made var/ 0755."""
+    path = tmp_path / "var" / "pressline.db"
+    with sole_server(Settings(database_url=f"sqlite:///{path}")):
+        assert mode(path.parent) == 0o700
