@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -95,10 +96,16 @@ def _pasted_column(rows: Sequence[dict[str, Any]]) -> tuple[str, int] | None:
     return None
 
 
+def _json_value(value: Any) -> str:
+    """What JSON has no type for: a time in ISO 8601 (``str`` wrote a space for the T),
+    anything else (ids, decimals) as its text."""
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
 def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
     """Rows as JSON (``--json``) or as a table."""
     if as_json:
-        typer.echo(json.dumps(list(rows), indent=2, default=str))
+        typer.echo(json.dumps(list(rows), indent=2, default=_json_value))
         return
     if not rows:
         console.print(f"No {title.lower()}.")
@@ -119,7 +126,7 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str) -> None:
 
 def emit_one(record: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(record, indent=2, default=str))
+        typer.echo(json.dumps(record, indent=2, default=_json_value))
         return
     for key, value in record.items():
         # Never wrapped (a pipe is 80 columns): a key or a JSON body pasted from here

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
@@ -52,3 +55,12 @@ def test_one_records_values_are_never_wrapped(monkeypatch: pytest.MonkeyPatch) -
     body = '{"orderReferenceId": "' + "x" * 120 + '"}'
     cli_support.emit_one({"apiKey": key, "requestBody": body}, as_json=False)
     assert out.getvalue().splitlines() == [f"apiKey: {key}", f"requestBody: {body}"]
+
+
+def test_json_output_writes_times_in_iso_8601(capsys: pytest.CaptureFixture[str]) -> None:
+    at = datetime(2026, 11, 24, 23, 19, 2, 990000, tzinfo=UTC)
+    cli_support.emit_one({"deliveredAt": at, "id": uuid.UUID(int=1)}, as_json=True)
+    assert json.loads(capsys.readouterr().out) == {
+        "deliveredAt": "2026-11-24T23:19:02.990000+00:00",
+        "id": "00000000-0000-0000-0000-000000000001",
+    }
