@@ -19,7 +19,8 @@ from pressline.errors import ValidationFailed
 from pressline.orders import journal
 from pressline.requestlog import store
 from pressline.requestlog.tables import request_log
-from tests.api.test_templated_endpoints import link_shopify, shopify_export
+from pressline.templates.model import TemplateType
+from tests.api.test_templated_endpoints import add_template, link, link_shopify, shopify_export
 from tests.conftest import Caller, order_body
 
 
@@ -223,3 +224,19 @@ def test_old_entries_are_purged(client: TestClient, database: Database, caller: 
     )
     assert deleted >= 1
     assert [e.path for e in entries(database, caller)] == [f"{caller.base}/whatever-else"]
+
+
+def test_a_request_templates_output_that_does_not_parse_is_logged_as_written(
+    client: TestClient, database: Database, caller: Caller
+) -> None:
+    """The 400 names only a line and column: the operator must see the text itself."""
+    add_template(database, caller, "unquoted", '{"orderReferenceId": {{ ref }}}',
+                 TemplateType.ORDER_SUBMIT_REQUEST)  # fmt: skip
+    link(client, database, caller, "submit", "request", "unquoted")
+    answer = caller.client.post(f"{caller.base}/order", json={"ref": "shop-1"},
+                                headers=caller.headers)  # fmt: skip
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["code"] == "template_output_invalid"
+    flush(client)
+    [entry] = [e for e in entries(database, caller) if e.id == answer.headers["request-id"]]
+    assert entry.transformed_request == '{"orderReferenceId": shop-1}'

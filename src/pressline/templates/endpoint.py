@@ -24,7 +24,12 @@ from pressline.errors import UnsupportedMediaType
 from pressline.orders.fields import text
 from pressline.templates.formats import Format, JsonValue, PayloadError, parse
 from pressline.templates.links import NO_LINKS, EndpointLinks, LinkCache
-from pressline.templates.model import RendererUnavailable, TemplateError, TemplateSource
+from pressline.templates.model import (
+    RendererUnavailable,
+    TemplateError,
+    TemplateOutputInvalid,
+    TemplateSource,
+)
 from pressline.templates.render import render_async, validate_output
 from pressline.templates.store import Endpoint, Role
 from pressline.web import is_json
@@ -87,9 +92,13 @@ async def transform_request(
     body = await request.body()
     state = _state(request)
     state["template"] = f"{template.name} v{template.version}"
-    rendered = await render_async(
-        template, body, lookups=links.lookups, variables=variables, owner=links.owner
-    )
+    try:
+        rendered = await render_async(
+            template, body, lookups=links.lookups, variables=variables, owner=links.owner
+        )
+    except TemplateOutputInvalid as exc:
+        state["transformed_request"] = exc.output  # the operator sees what was wrong
+        raise
     state["transformed_request"] = rendered.body
     return validate_output(rendered, model)
 

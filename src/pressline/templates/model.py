@@ -155,6 +155,11 @@ class TemplateInputInvalid(TemplateError):
 class TemplateOutputInvalid(TemplateError):
     code = "template_output_invalid"
 
+    def __init__(self, template: TemplateSource, detail: str, *, output: bytes) -> None:
+        super().__init__(template, detail)
+        #: What the template wrote, for the request log: the error names only a line.
+        self.output = output
+
 
 class LookupNotFound(TemplateError):
     code = "lookup_not_found"

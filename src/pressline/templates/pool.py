@@ -497,7 +497,7 @@ def _parse_output(template: TemplateSource, body: bytes) -> JsonValue:
     try:
         return parse(body, template.output_format)
     except PayloadError as exc:
-        raise TemplateOutputInvalid(template, f"the output is {exc}") from None
+        raise TemplateOutputInvalid(template, f"the output is {exc}", output=body) from None
 
 
 def _reusable(header: Mapping[str, Any], worker: WorkerProcess) -> bool:
