@@ -8,6 +8,7 @@ database has its own writer thread and connections: a second API process.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -398,11 +399,13 @@ def test_the_purge_command_deletes_expired_keys(database: Database, principal: P
     try:
         result = CliRunner().invoke(cli_app, ["idempotency", "purge"], env=env)
         usage = CliRunner().invoke(cli_app, ["idempotency", "purge", "--help"], env=env)
+        again = CliRunner().invoke(cli_app, ["idempotency", "purge", "--json"], env=env)
     finally:
         get_settings.cache_clear()
 
     assert result.exit_code == 0, result.output
     assert "Deleted" in result.output
+    assert json.loads(again.output)["deleted"] == 0  # nothing older is left
     remaining = stored_keys(database, principal)
     assert old not in remaining and new in remaining
     assert usage.exit_code == 0 and "RETENTION_HOURS" in usage.output

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import typer
 
-from pressline.cli_support import console, transaction
+from pressline.cli_support import JsonOption, console, emit_one, transaction
 from pressline.config import get_settings
 from pressline.db import utcnow
 from pressline.idempotency import service
@@ -19,7 +19,7 @@ idempotency = typer.Typer(
 
 
 @idempotency.command()
-def purge() -> None:
+def purge(as_json: bool = JsonOption) -> None:
     """Delete keys older than PRESSLINE_IDEMPOTENCY_RETENTION_HOURS (24 by default).
 
     Every `pressline serve` process already does this every
@@ -29,5 +29,8 @@ def purge() -> None:
     retention = timedelta(hours=get_settings().idempotency_retention_hours)
     before = utcnow() - retention
     total = purge_in_chunks(transaction, service.purge, before=before)
+    if as_json:  # as `requests purge` and `deliveries purge` have it
+        emit_one({"deleted": total, "createdBefore": before}, as_json=True)
+        return
     keys = "key" if total == 1 else "keys"
     console.print(f"Deleted {total} idempotency {keys} created before {before:%Y-%m-%d %H:%M} UTC.")
