@@ -136,6 +136,9 @@ def test_templates_are_versioned_linked_applied_and_logged(database_url: str) ->
     ok_json("templates", "link", "acme-shop", "submit", "request", "shopify", "--version", "1")
     shown = ok_json("templates", "show", "shopify", "-c", "acme")
     assert [v["version"] for v in shown["versions"]] == [1, 2]
+    assert ok_json("templates", "show", "shopify", "-c", "acme", "-v", "1")["sourceVersion"] == 1
+    unknown = run("templates", "show", "shopify", "-c", "acme", "--version", "9")
+    assert unknown.exit_code == 1 and "9" in unknown.output  # it was ignored
     assert shown["linkedTo"] == [
         {"connector": "acme-shop", "endpoint": "submit", "role": "request", "version": 1}
     ]

@@ -172,7 +172,9 @@ def show(
     with transaction() as conn:
         customer_id = accounts.customer_id(conn, customer)
         info, versions, links = store.show_template(conn, customer_id, name)
-        loaded = store.load(conn, customer_id, name, version) if source else None
+        # A version asked for is looked up (an unknown one is an error), with or without
+        # --source: it was silently ignored.
+        loaded = store.load(conn, customer_id, name, version) if source or version else None
     record = {
         **_info(info),
         "versions": [{"version": v.version, "createdAt": v.created_at.isoformat()}
@@ -181,7 +183,8 @@ def show(
                       "version": link.version or "latest"} for link in links],
     }  # fmt: skip
     if loaded is not None:
-        record["source"] = loaded.source
+        if source:
+            record["source"] = loaded.source
         record["sourceVersion"] = loaded.version
     emit_one(record, as_json=as_json)
 
