@@ -328,6 +328,15 @@ class DeliveryWorker:
                 triggers.set_enabled(conn, trigger.id, enabled=False, now=now, reason=reason)
         if not kept:
             log.warning("delivery %s: lease lost before its attempt was recorded", row.id)
+            return
+        # The delivery log has every attempt; the process log says what needs a look.
+        fields = {"delivery": str(row.id), "attempt": attempts, "error": result.error}
+        if changes.get("status") == DeliveryStatus.FAILED:
+            log.warning("delivery given up after its last attempt", extra=fields)
+        elif changes.get("status") == DeliveryStatus.DISABLED:
+            log.warning("delivery's trigger disabled: the receiver answered 410", extra=fields)
+        elif outcome is not Outcome.DELIVERED:
+            log.info("delivery attempt failed; retried later", extra=fields)
 
     def _give_up(self, row: AnyRow, lease: uuid.UUID, now: datetime, error: str) -> None:
         with self._transaction() as conn:

@@ -7,6 +7,7 @@ due delivery of its database. Time is moved by passing ``now`` to ``step``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -262,7 +263,7 @@ def test_private_addresses_are_refused_unless_the_operator_allows_them(
 
 
 def test_given_up_after_the_schedule_then_redelivered_with_the_same_id(
-    shop: Shop, receiver: Receiver, postback_settings: Settings
+    shop: Shop, receiver: Receiver, postback_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver.default = 500
     order_id = shop.submit()
@@ -271,12 +272,19 @@ def test_given_up_after_the_schedule_then_redelivered_with_the_same_id(
     short = RetrySchedule((timedelta(seconds=2), timedelta(seconds=2)))
     sender = worker(shop.database, postback_settings, schedule=short)
     now = utcnow()
-    for _ in range(3):
-        assert sender.step(now) == 1
-        now += timedelta(seconds=2)
+    with caplog.at_level(logging.INFO, logger="pressline.worker"):
+        for _ in range(3):
+            assert sender.step(now) == 1
+            now += timedelta(seconds=2)
     assert sender.step(now + timedelta(days=1)) == 0
     (row,) = shop.deliveries()
     assert (row.status, row.attempts) == ("failed", 3)
+    said = [(r.levelname, r.getMessage(), r.attempt, r.error) for r in caplog.records]  # type: ignore[attr-defined]
+    assert said == [
+        ("INFO", "delivery attempt failed; retried later", 1, "HTTP 500"),
+        ("INFO", "delivery attempt failed; retried later", 2, "HTTP 500"),
+        ("WARNING", "delivery given up after its last attempt", 3, "HTTP 500"),
+    ]
 
     receiver.default = 200
     with shop.database.transaction() as conn:
