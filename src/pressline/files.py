@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 
 def private_dir(path: Path) -> None:
-    """``path`` and its parents; ``path`` itself, if new, for this user only (0700)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``path`` and whichever of its parents are missing, each new one for this user only
+    (0700); those that exist are left as they are."""
+    for directory in (*reversed(path.parents), path):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
 
 
 def create_private(path: Path) -> None:
@@ -23,8 +27,16 @@ def create_private(path: Path) -> None:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` for this user only (0600), also when it replaces an
-    existing file, whose mode ``open``'s would not change."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(data)
+    existing file: a new file, put in the old one's place, so that neither the old
+    file's mode nor a handle opened on it while it was readable reaches the new data."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -47,13 +47,17 @@ def test_the_self_signed_key_is_private_also_when_renewed_over_a_readable_file(
     tmp_path: Path,
 ) -> None:
     made_long_ago = datetime.now(UTC) - VALIDITY + timedelta(days=10)  # 10 days left
-    _, key = ensure_self_signed(tmp_path / "tls", now=made_long_ago)
-    assert (mode(key), mode(tmp_path / "tls")) == (0o600, 0o700)
+    tls = tmp_path / "var" / "tls"  # serve makes it first, var/ with it
+    _, key = ensure_self_signed(tls, now=made_long_ago)
+    assert (mode(key), mode(tls), mode(tls.parent)) == (0o600, 0o700, 0o700)
     key.chmod(0o644)
     first = key.read_bytes()
-    _, key = ensure_self_signed(tmp_path / "tls")  # renewed
+    with key.open("rb") as opened_while_readable:
+        _, key = ensure_self_signed(tls)  # renewed
+        assert opened_while_readable.read() == first  # the old file, not the new key
     assert key.read_bytes() != first
     assert mode(key) == 0o600
+    assert sorted(path.name for path in tls.iterdir()) == ["cert.pem", "key.pem"]
 
 
 def test_the_serve_lock_beside_a_new_database_makes_its_directory_private(
