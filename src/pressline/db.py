@@ -517,6 +517,12 @@ def _disconnected(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+#: SQLSTATE classes of a server that cannot serve now: 08 the connection, 53 its
+#: resources (too many connections, out of memory or disk), 40 a transaction rolled back
+#: (deadlock, serialization: the writer already ran it again a few times).
+_PASSING_CLASSES = ("08", "53", "40")
+#: Shutting down, crashed, cannot connect now, or a statement cancelled (by a timeout).
+_PASSING_STATES = frozenset({"57P01", "57P02", "57P03", "57014", "55P03"})
 #: SQLite's errors that say the file cannot be used right now, not that a statement is
 #: wrong (sqlite3 reports both as OperationalError).
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
@@ -533,7 +539,11 @@ def unavailable(exc: BaseException) -> bool:
         return False
     if isinstance(exc.orig, sqlite3.OperationalError):
         return str(exc.orig).startswith(_SQLITE_UNAVAILABLE)
-    return True  # psycopg's OperationalError: the connection, the server's resources
+    # psycopg also files statement faults under OperationalError (a value too large for
+    # an index, a statement too complex): those fail the same way every time, so only
+    # what the state says is passing is unavailability. No state: no server answered.
+    state = _sqlstate(exc)
+    return state is None or state.startswith(_PASSING_CLASSES) or state in _PASSING_STATES
 
 
 def why(exc: BaseException) -> str:
