@@ -180,8 +180,8 @@ class ApiKeyNotRotatable(Conflict):
 
     def __init__(self, key: str, state: str) -> None:
         super().__init__(
-            f"API key '{key}' is {state}: rotating it would make it work again. "
-            "Issue a new key with `pressline keys create` instead."
+            f"API key '{key}' is {state}: it is not rotated again. Issue a new key with "
+            "`pressline keys create`, or revoke it with `pressline keys revoke`."
         )
 
 

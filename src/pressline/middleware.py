@@ -174,13 +174,14 @@ class EdgeMiddleware:
         assert self.recorder is not None
         assert exchange.request_body is not None and exchange.response_body is not None
         known = self._caller(exchange.presented)
-        if not requestlog_edge.authenticated(scope, known) and not self._anonymous.take():
+        status = exchange.status or 500
+        if not requestlog_edge.authenticated(scope, status, known) and not self._anonymous.take():
             return
         self.recorder.record(
             requestlog_edge.entry(
                 scope,
                 request_id=exchange.request_id,
-                status=exchange.status or 500,
+                status=status,
                 started=started,
                 known=known,
                 request_body=exchange.request_body,

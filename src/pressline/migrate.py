@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from importlib import resources
 
@@ -11,8 +10,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
-
-log = logging.getLogger(__name__)
 
 #: The PostgreSQL advisory lock held while migrating (any number unique to Pressline).
 MIGRATION_LOCK = 0x7072_6573_736C_696E  # "presslin" in ASCII: a positive bigint
@@ -45,15 +42,13 @@ def upgrade(engine: Engine, revision: str = "head") -> Migrated:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Several nodes starting at once, or a deploy's `migrate` beside `serve`'s own:
-            # the others wait here, then find nothing left to do.
+            # the others wait here, then find nothing left to do. However long that takes:
+            # a statement_timeout on Pressline's role (deploy.md) must not fail them.
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         before = MigrationContext.configure(conn).get_current_revision()
-        if before is not None and before not in known:
-            log.warning(
-                "the database schema is at revision %s, newer than this Pressline knows; "
-                "not migrating (upgrade this node)",
-                before,
-            )
+        if before is not None and before not in known:  # the CLI says so
             return Migrated(before, before, ahead=True)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)

@@ -736,6 +736,20 @@ def test_an_operators_cancel_is_passed_on_to_the_subscribed_facility(
     ]
 
 
+def test_an_operators_cancel_after_the_customers_request_tells_the_facility_once(
+    caller: Caller, subscribed: str, handed_off: tuple[str, Facility], database: Database,
+    queued: Outbox,
+) -> None:  # fmt: skip
+    order_id, facility = handed_off
+    assert facility.report(order_id, "received").status_code == 200  # in production
+    assert caller.cancel(order_id).status_code == 200  # asked: forwarded to the facility
+    with database.transaction() as conn:
+        operator.move(conn, order_row(conn, order_id), FulfillmentStatus.CANCELED, now=utcnow(),
+                      reason="Called", billing_state=FinancialStatus.TO_BE_INVOICED)  # fmt: skip
+    pushed = [d["purpose"] for d in queued.deliveries if d.get("order_id") == uuid.UUID(order_id)]
+    assert pushed == ["facility.submit", "facility.cancel"]
+
+
 def test_cancel_in_production_waits_for_the_facility_to_confirm(
     caller: Caller, handed_off: tuple[str, Facility], queued: Outbox
 ) -> None:

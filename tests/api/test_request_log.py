@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pressline import purging
+from pressline.accounts import service as accounts
 from pressline.app import create_app
 from pressline.config import Settings
 from pressline.db import Database, utcnow
@@ -240,3 +241,17 @@ def test_a_request_templates_output_that_does_not_parse_is_logged_as_written(
     flush(client)
     [entry] = [e for e in entries(database, caller) if e.id == answer.headers["request-id"]]
     assert entry.transformed_request == '{"orderReferenceId": shop-1}'
+
+
+def test_a_key_revoked_a_moment_ago_is_logged_as_no_key(
+    client: TestClient, database: Database, caller: Caller
+) -> None:
+    """The edge remembers a key for minutes; past its 401 it authenticated nothing."""
+    assert caller.search({}).status_code == 200  # the edge now knows the key
+    with database.transaction() as conn:
+        accounts.revoke_key(conn, key=caller.api_key.split(":")[0], now=utcnow())
+    refused = caller.submit(order_body())
+    assert refused.status_code == 401
+    flush(client)
+    [entry] = [e for e in entries(database, caller) if e.id == refused.headers["request-id"]]
+    assert (entry.request_body, entry.response_body) == (None, None)

@@ -108,9 +108,9 @@ def test_rotation_keeps_the_old_key_only_until_its_grace_ends(database: Database
     assert service.check_key(new_record, secret=new.secret, prefix=prefix, now=now) == principal
 
 
-def test_rotation_never_brings_a_key_back_nor_keeps_it_longer(database: Database) -> None:
+def test_a_key_is_rotated_once_and_never_brought_back(database: Database) -> None:
     """A rotation run twice (a script, a typo) made an expired or revoked key work again,
-    for as long as the new grace."""
+    for as long as the new grace, and minted another key each time."""
     reference, prefix = _unique("rerot"), _unique("rerot")
     now = utcnow()
     with database.transaction() as conn:
@@ -119,8 +119,9 @@ def test_rotation_never_brings_a_key_back_nor_keeps_it_longer(database: Database
             conn, customer_reference_id=reference, prefix=prefix, name="", now=now
         ).key
         first = service.rotate_key(conn, key=old.key, grace=timedelta(hours=2), now=now)
-        again = service.rotate_key(conn, key=old.key, grace=timedelta(hours=48), now=now)
-        assert again.old_expires_at == first.old_expires_at == now + timedelta(hours=2)
+        assert first.old_expires_at == now + timedelta(hours=2)
+        with pytest.raises(ApiKeyNotRotatable, match="already rotated"):
+            service.rotate_key(conn, key=old.key, grace=timedelta(hours=48), now=now)
         with pytest.raises(ApiKeyNotRotatable, match="expired"):
             service.rotate_key(conn, key=old.key, grace=timedelta(hours=5),
                                now=now + timedelta(hours=3))  # fmt: skip

@@ -161,21 +161,27 @@ def create_key(conn: Connection, *, prefix: str, now: datetime) -> keys.NewKey:
 @dataclass(frozen=True, slots=True)
 class Rotated:
     key: keys.NewKey
-    #: When the old key stops working: ``now + grace``, or its own expiry if sooner.
+    #: When the old key stops working.
     old_expires_at: datetime
 
 
 def rotate_key(conn: Connection, *, key: str, grace: timedelta, now: datetime) -> Rotated:
-    """A new key for the same connector; the old one keeps working for ``grace``, never
-    longer than it already would. A revoked or expired key is not rotated: that would
-    make it work again (a rotation script run twice, a compromised key)."""
+    """A new key for the same connector; the old one keeps working for ``grace``.
+
+    A key is rotated once. Revoked or expired, rotating it would make it work again (a
+    compromised key); already rotated, each run (a script run twice) would mint another
+    key nobody was given and could move its end."""
     old = repository.find_key(conn, key)
     if old is None or old.principal.connector_id is None:
         raise ApiKeyNotFound(key)
     if old.revoked_at is not None:
         raise ApiKeyNotRotatable(key, "revoked")
-    if old.expires_at is not None and old.expires_at <= now:
-        raise ApiKeyNotRotatable(key, "expired")
+    if old.expires_at is not None:
+        ends = old.expires_at
+        state = (
+            "expired" if ends <= now else f"already rotated (it stops at {ends:%Y-%m-%d %H:%M} UTC)"
+        )
+        raise ApiKeyNotRotatable(key, state)
     new = keys.generate_key()
     repository.insert_key(
         conn,
@@ -184,9 +190,8 @@ def rotate_key(conn: Connection, *, key: str, grace: timedelta, now: datetime) -
         secret_hash=new.secret_hash,
         now=now,
     )
-    until = now + grace if old.expires_at is None else min(old.expires_at, now + grace)
-    repository.set_key_expiry(conn, key, until)
-    return Rotated(new, until)
+    repository.set_key_expiry(conn, key, now + grace)
+    return Rotated(new, now + grace)
 
 
 def revoke_key(conn: Connection, *, key: str, now: datetime) -> None:

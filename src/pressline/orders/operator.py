@@ -43,8 +43,9 @@ def move(
     if reason and change.order_status is previous:
         change.log(EventKind.NOTE, message)
     saved = change.save(message)
-    if status is F.CANCELED:
-        # As for a customer's cancel: the facility that has the order must stop.
+    if status is F.CANCELED and order.cancel_requested_at is None:
+        # As for a customer's cancel: the facility that has the order must stop (unless
+        # the customer's request has already told it).
         handoff.forward_cancel(conn, saved, now=now)
     return previous.value
 

@@ -45,10 +45,11 @@ class AnonymousAllowance:
         return self._taken <= self.per_second
 
 
-def authenticated(scope: Scope, known: KnownKey | None) -> bool:
-    """Whether a key authenticated the call: the route's, or the edge's for the reads."""
+def authenticated(scope: Scope, status: int, known: KnownKey | None) -> bool:
+    """Whether a key authenticated the call: the route's, or the edge's for the reads
+    (whose memory of a key outlives its revocation by minutes: not past a 401)."""
     state: dict[str, Any] = scope.get("state") or {}
-    return state.get("caller") is not None or known is not None
+    return state.get("caller") is not None or (known is not None and status != 401)
 
 
 #: Statuses after which the request did act as its customer (authenticated, and for an
@@ -95,7 +96,7 @@ def entry(
     transformed = state.get("transformed_request")
     order_key = state.get("order_key") or params.get("orderId")
     seconds = time.perf_counter() - started
-    keyed = authenticated(scope, known)  # else anyone's bodies: not kept
+    keyed = authenticated(scope, status, known)  # else anyone's bodies: not kept
     return Entry(
         id=request_id,
         at=utcnow() - timedelta(seconds=seconds),  # when the request arrived
