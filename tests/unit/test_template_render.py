@@ -125,11 +125,18 @@ def test_json_in_xml_out_escapes_every_value_as_xml_text(pool: RenderPool) -> No
 
 def test_xml_output_replaces_what_xml_cannot_hold_whatever_the_data(pool: RenderPool) -> None:
     """U+FFFE, U+FFFF and C0 controls have no XML form, not even escaped: one in the data
-    made the output a document no parser reads. Escaped text stays escaped."""
-    source = "<Ack><Name>{{ name }}</Name><Raw>{{ '<b/>' | safe }}</Raw></Ack>"
-    payload = b'{"name": "Sch\\ufffemidt\\u0001 & \\uffff"}'
+    made the output a document no parser reads. Escaped text stays escaped; a list or a
+    dict is written as its repr, which escapes them itself."""
+    source = (
+        "<Ack><Name>{{ name }}</Name><Raw>{{ '<b/>' | safe }}</Raw><Tags>{{ tags }}</Tags>"
+        "<N>{{ n }}</N></Ack>"
+    )
+    payload = b'{"name": "Sch\\ufffemidt\\u0001 & \\uffff", "tags": ["a\\uffff"], "n": 7}'
     rendered = pool.render(template(source, output_format=Format.XML), payload)
-    assert rendered.value == {"Ack": {"Name": "Sch\ufffdmidt\ufffd & \ufffd", "Raw": {"b": None}}}
+    assert rendered.value == {"Ack": {
+        "Name": "Sch\ufffdmidt\ufffd & \ufffd", "Raw": {"b": None}, "Tags": "['a\\uffff']",
+        "N": "7",
+    }}  # fmt: skip
 
 
 def test_xml_with_a_document_type_declaration_is_refused(pool: RenderPool) -> None:
