@@ -484,10 +484,16 @@ PRODUCT_CASES = {
 def test_an_item_names_its_product_by_uid_or_by_name_and_variant_never_both(
     caller: Caller, product: dict[str, Any], param: str, code: str
 ) -> None:
-    item = _item("I1", **product)
+    item = _naming("I1", product)
+    assert _rejected(caller.submit(_body(items=[item]))) == {(f"items[0].{param}", code)}
+
+
+def _naming(reference: str, product: dict[str, Any]) -> dict[str, Any]:
+    """An item that names its product only as ``product`` does (no default productUid)."""
+    item = _item(reference, **product)
     if "productUid" not in product:
         del item["productUid"]
-    assert _rejected(caller.submit(_body(items=[item]))) == {(f"items[0].{param}", code)}
+    return item
 
 
 @pytest.mark.parametrize(
@@ -498,13 +504,8 @@ def test_an_item_names_its_product_by_uid_or_by_name_and_variant_never_both(
 def test_a_missing_product_is_named_beside_the_items_other_errors(
     caller: Caller, product: dict[str, Any], param: str, code: str
 ) -> None:
-    item = _item("I1", **product)
-    if "productUid" not in product:
-        del item["productUid"]
+    item, second = _naming("I1", product), _naming("I2", product)
     item["quantity"] = 0
-    second = _item("I2", **product)
-    if "productUid" not in product:
-        del second["productUid"]
     assert _rejected(caller.submit(_body(items=[item, second]))) == {
         ("items[0].quantity", "too_small"),
         (f"items[0].{param}", code),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import Connection
 
 from pressline.accounts import repository, service
+from pressline.accounts.keys import NewKey
 from pressline.db import Database, utcnow
 from pressline.errors import (
     ApiKeyNotFound,
@@ -87,14 +89,20 @@ def test_keys_cannot_be_issued_rotated_or_revoked_for_what_does_not_exist(
             service.revoke_key(conn, key="pk_" + "0" * 24, now=utcnow())
 
 
+def _first_key(conn: Connection, name: str, now: datetime) -> tuple[str, str, NewKey]:
+    """A new customer and connector: (customer reference, prefix, its first key)."""
+    reference, prefix = _unique(name), _unique(name)
+    service.create_customer(conn, reference_id=reference, name="", now=now)
+    created = service.create_connector(
+        conn, customer_reference_id=reference, prefix=prefix, name="", now=now
+    )
+    return reference, prefix, created.key
+
+
 def test_rotation_keeps_the_old_key_only_until_its_grace_ends(database: Database) -> None:
-    reference, prefix = _unique("rot"), _unique("rot")
     now = utcnow()
     with database.transaction() as conn:
-        service.create_customer(conn, reference_id=reference, name="", now=now)
-        old = service.create_connector(
-            conn, customer_reference_id=reference, prefix=prefix, name="", now=now
-        ).key
+        reference, prefix, old = _first_key(conn, "rot", now)
         new = service.rotate_key(conn, key=old.key, grace=timedelta(hours=2), now=now).key
         old_record = repository.find_key(conn, old.key)
         new_record = repository.find_key(conn, new.key)
@@ -111,13 +119,9 @@ def test_rotation_keeps_the_old_key_only_until_its_grace_ends(database: Database
 def test_a_key_is_rotated_once_and_never_brought_back(database: Database) -> None:
     """A rotation run twice (a script, a typo) made an expired or revoked key work again,
     for as long as the new grace, and minted another key each time."""
-    reference, prefix = _unique("rerot"), _unique("rerot")
     now = utcnow()
     with database.transaction() as conn:
-        service.create_customer(conn, reference_id=reference, name="", now=now)
-        old = service.create_connector(
-            conn, customer_reference_id=reference, prefix=prefix, name="", now=now
-        ).key
+        _, _, old = _first_key(conn, "rerot", now)
         first = service.rotate_key(conn, key=old.key, grace=timedelta(hours=2), now=now)
         assert first.old_expires_at == now + timedelta(hours=2)
         with pytest.raises(ApiKeyNotRotatable, match="already rotated"):
