@@ -448,10 +448,7 @@ class BatchWriter:
                     time.sleep(random.uniform(0.5, 1.0) * 0.01 * 2**conflicts)  # noqa: S311 (jitter)
                     continue
                 if failed_at is None:  # BEGIN or COMMIT itself failed: nobody is committed
-                    if unavailable(exc):  # each request's 503 says so too: one line
-                        log.warning("write batch of %d not committed: %s", len(batch), why(exc))
-                    else:
-                        log.exception("write batch of %d failed to commit", len(batch))
+                    log_failure(log, exc, "write batch of %d failed to commit", len(batch))
                     for job in batch:
                         job.settle(error=exc)
                     return
@@ -471,10 +468,8 @@ class BatchWriter:
                     for job in batch[failed_at : failed_at + failed_run]:
                         job.bulk = None
                     continue
-                if failure is not None and unavailable(failure):
-                    log.warning("write job not committed: %s", why(failure))
-                elif not isinstance(failure, DomainError):
-                    log.error("write job failed", exc_info=failure)
+                if failure is not None and not isinstance(failure, DomainError):
+                    log_failure(log, failure, "write job failed")
                 batch[failed_at].settle(error=failure)
                 del batch[failed_at]
                 continue
@@ -521,7 +516,8 @@ def _disconnected(exc: BaseException) -> bool:
 #: resources (too many connections, out of memory or disk), 40 a transaction rolled back
 #: (deadlock, serialization: the writer already ran it again a few times).
 _PASSING_CLASSES = ("08", "53", "40")
-#: Shutting down, crashed, cannot connect now, or a statement cancelled (by a timeout).
+#: Shutting down, crashed, cannot connect now; a statement cancelled (by a timeout), or
+#: a lock it could not take at once.
 _PASSING_STATES = frozenset({"57P01", "57P02", "57P03", "57014", "55P03"})
 #: SQLite's errors that say the file cannot be used right now, not that a statement is
 #: wrong (sqlite3 reports both as OperationalError).
@@ -544,6 +540,16 @@ def unavailable(exc: BaseException) -> bool:
     # what the state says is passing is unavailability. No state: no server answered.
     state = _sqlstate(exc)
     return state is None or state.startswith(_PASSING_CLASSES) or state in _PASSING_STATES
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, message: str, *args: object) -> None:
+    """``message`` about ``exc``: one warning line while the database is away for a
+    moment (the requests' 503s say so too, every poll may meet it), the traceback for
+    anything else."""
+    if unavailable(exc):
+        logger.warning(message + " (database unavailable: %s)", *args, why(exc))
+    else:
+        logger.error(message, *args, exc_info=exc)
 
 
 def why(exc: BaseException) -> str:

@@ -93,7 +93,7 @@ def _check_pair(cert: Path, key: Path) -> None:
         context.load_cert_chain(cert, key, password=lambda: b"")  # an encrypted key fails
     except (ssl.SSLError, OSError) as exc:
         said = f"{getattr(exc, 'reason', None)} {exc}"
-        reason = next((text for key, text in _TLS_REASONS.items() if key in said), str(exc))
+        reason = next((text for mark, text in _TLS_REASONS.items() if mark in said), str(exc))
         raise ServeError(
             f"PRESSLINE_TLS_CERT ({cert}) and PRESSLINE_TLS_KEY ({key}) cannot be used: {reason}."
         ) from None

@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from pressline.config import Settings
-from pressline.db import AnyRow, Database, unavailable, utcnow, why
+from pressline.db import AnyRow, Database, log_failure, utcnow
 from pressline.orders import timers
 from pressline.orders.statuses import FinancialStatus
 from pressline.postbacks import deliveries, triggers
@@ -112,10 +112,7 @@ class DeliveryWorker:
             try:
                 busy = work()
             except Exception as exc:  # a database hiccup must not end the worker
-                if unavailable(exc):  # one line a poll while the database is away
-                    log.warning("worker %s: database unavailable (%s); retrying", name, why(exc))
-                else:
-                    log.exception("worker %s failed; retrying", name)
+                log_failure(log, exc, "worker %s failed; retrying", name)
                 busy = 0
             if not busy:
                 self._stopping.wait(self._settings.worker_poll_seconds)

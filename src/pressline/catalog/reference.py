@@ -18,7 +18,7 @@ from pressline.catalog.customer_products import CustomerProductSpec
 from pressline.catalog.pricing import PriceBook
 from pressline.catalog.products import Catalog
 from pressline.catalog.shipping import ShippingNetwork
-from pressline.db import unavailable, why
+from pressline.db import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,4 @@ class ReferenceStore:
             except Exception as exc:
                 # A bad moment of the database must not stop refreshing for good; the
                 # data in memory stays valid meanwhile.
-                message = "reference data refresh failed; keeping the current copy"
-                if unavailable(exc):  # one line each poll while the database is away
-                    log.warning("%s: %s", message, why(exc))
-                else:
-                    log.exception(message)
+                log_failure(log, exc, "reference data refresh failed; keeping the current copy")

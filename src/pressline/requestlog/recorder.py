@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from pressline.db import Database, unavailable, why
+from pressline.db import Database, log_failure
 from pressline.requestlog import store
 from pressline.requestlog.redact import redact
 
@@ -112,11 +112,8 @@ class RequestRecorder:
             try:
                 return await self._db.write(partial(_write, entries=entries))
             except Exception as exc:
-                message = "writing %d request-log entries failed; they are lost"
-                if unavailable(exc):  # one line, as the requests' 503s say it
-                    log.warning(message + ": %s", len(entries), why(exc))
-                else:
-                    log.exception(message, len(entries))
+                log_failure(log, exc, "writing %d request-log entries failed; they are lost",
+                            len(entries))  # fmt: skip
                 return 0
 
     def start(self, db: Database) -> None:
