@@ -1,5 +1,5 @@
-"""A PostgreSQL server that does not answer costs a request CONNECT_TIMEOUT_SECONDS, not
-for ever (libpq's default); which database errors are passing unavailability (503)."""
+"""A PostgreSQL server that does not answer costs a request CONNECT_TIMEOUT_SECONDS (libpq is
+asked for it; it waits for ever by default); which database errors are passing (503)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pressline.db import CONNECT_TIMEOUT_SECONDS, create_engines, unavailable
 @pytest.mark.parametrize(
     ("query", "timeout"), [("", CONNECT_TIMEOUT_SECONDS), ("?connect_timeout=3", "3")]
 )
-def test_new_connections_give_up_after_the_timeout(
+def test_new_connections_are_opened_with_a_timeout(
     monkeypatch: pytest.MonkeyPatch, query: str, timeout: object
 ) -> None:
     asked: list[dict[str, Any]] = []
